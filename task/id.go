@@ -1,43 +1,15 @@
 package task
 
-import (
-	"errors"
-	"fmt"
-	"strconv"
-	"strings"
-)
+import "github.com/sluicestreams/sluice/processor"
 
 // ID names one task: one partition number of one sub-topology. Task 0_3 reads
 // partition 3 of every source topic of sub-topology 0. IDs are comparable and
 // usable as map keys.
-type ID struct {
-	Subtopology int32
-	Partition   int32
-}
+//
+// ID is defined in package processor (a processor's Context reports its task,
+// and processor sits below task) and named here, where the runtime and the
+// assignor refer to it.
+type ID = processor.TaskID
 
-// String formats the ID as Kafka Streams does: "<subtopology>_<partition>".
-func (id ID) String() string {
-	return strconv.Itoa(int(id.Subtopology)) + "_" + strconv.Itoa(int(id.Partition))
-}
-
-// Less orders IDs by sub-topology, then partition.
-func (id ID) Less(o ID) bool {
-	if id.Subtopology != o.Subtopology {
-		return id.Subtopology < o.Subtopology
-	}
-	return id.Partition < o.Partition
-}
-
-// ParseID parses the form produced by String.
-func ParseID(s string) (ID, error) {
-	a, b, ok := strings.Cut(s, "_")
-	if !ok {
-		return ID{}, fmt.Errorf("task: bad task id %q: want <subtopology>_<partition>", s)
-	}
-	st, err1 := strconv.ParseInt(a, 10, 32)
-	p, err2 := strconv.ParseInt(b, 10, 32)
-	if err := errors.Join(err1, err2); err != nil || st < 0 || p < 0 {
-		return ID{}, fmt.Errorf("task: bad task id %q: want <subtopology>_<partition>", s)
-	}
-	return ID{Subtopology: int32(st), Partition: int32(p)}, nil
-}
+// ParseID parses the "<subtopology>_<partition>" form produced by ID.String.
+func ParseID(s string) (ID, error) { return processor.ParseTaskID(s) }
