@@ -13,8 +13,9 @@ import (
 // bytes, a tombstone, and nil bytes deserialize to the zero T with no
 // error, which is what the JSON text null would decode to. Empty non-nil
 // bytes are not null and fail to decode. Decoding follows json.Unmarshal:
-// unknown fields are ignored and trailing data is an error. The serde is
-// stateless and safe for concurrent use.
+// unknown fields are ignored and trailing data is an error. Its
+// AppendSerialize saves no allocations, since encoding/json allocates its
+// own output. The serde is stateless and safe for concurrent use.
 func JSON[T any]() Serde[T] { return jsonSerde[T]{} }
 
 type jsonSerde[T any] struct{}
