@@ -1,0 +1,74 @@
+package task
+
+import (
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// queued is one consumed record waiting in a partition queue, with the
+// timestamp its source's extractor gave it.
+type queued struct {
+	rec *kgo.Record
+	ts  int64
+}
+
+// partitionQueue buffers the raw records of one input partition of a task,
+// in offset order. It is a ring buffer so steady-state queueing does not
+// allocate.
+type partitionQueue struct {
+	topic     string
+	partition int32
+	buf       []queued
+	head, n   int
+
+	// partitionTime is the largest timestamp extracted on this partition,
+	// passed to timestamp extractors; -1 before the first.
+	partitionTime int64
+	// endOffset is the partition's end offset (high watermark, or last
+	// stable offset under read_committed) as of the last fetch, -1 if not
+	// known yet. With the fetched position it says whether an empty queue
+	// means "no more data" (lag 0) or "data not fetched yet".
+	endOffset int64
+	fetched   int64 // offset after the last record queued, -1 if unknown
+	// committed is the offset to commit: after the last record processed
+	// (or skipped), -1 when nothing was processed since assignment.
+	committed int64
+	paused    bool
+}
+
+func newPartitionQueue(topic string, partition int32) *partitionQueue {
+	return &partitionQueue{topic: topic, partition: partition, partitionTime: -1, endOffset: -1, fetched: -1, committed: -1}
+}
+
+func (q *partitionQueue) push(r queued) {
+	if q.n == len(q.buf) {
+		nb := make([]queued, max(16, 2*len(q.buf)))
+		for i := 0; i < q.n; i++ {
+			nb[i] = q.buf[(q.head+i)%len(q.buf)]
+		}
+		q.buf, q.head = nb, 0
+	}
+	q.buf[(q.head+q.n)%len(q.buf)] = r
+	q.n++
+}
+
+func (q *partitionQueue) peek() *queued { return &q.buf[q.head] }
+
+func (q *partitionQueue) pop() queued {
+	r := q.buf[q.head]
+	q.buf[q.head] = queued{}
+	q.head = (q.head + 1) % len(q.buf)
+	q.n--
+	return r
+}
+
+// lagKnownZero reports whether the queue is empty because the partition has
+// no more data on the broker.
+func (q *partitionQueue) lagKnownZero() bool {
+	return q.endOffset >= 0 && q.fetched >= q.endOffset
+}
+
+func (q *partitionQueue) clear() {
+	for q.n > 0 {
+		q.pop()
+	}
+}
