@@ -357,7 +357,25 @@ func (s *solver) assignStatefulActives() {
 			byProc[t.prevActive] = append(byProc[t.prevActive], int32(x))
 		}
 	}
-	q := quotas(s.caps(), s.capC, len(sf), nil, prevCount)
+	// Extra units of the quotas go where tasks are: to previous owners,
+	// and for a task without one, to its best caught-up holder.
+	claims := slices.Clone(prevCount)
+	for _, x := range sf {
+		t := &s.tasks[x]
+		if t.prevActive >= 0 {
+			continue
+		}
+		best := holder{p: -1}
+		for _, h := range t.holders {
+			if h.caught && (best.p < 0 || betterHolder(h, best) < 0) {
+				best = h
+			}
+		}
+		if best.p >= 0 {
+			claims[best.p]++
+		}
+	}
+	q := quotas(s.caps(), s.capC, len(sf), nil, claims)
 	load := make([]int, np)
 
 	// Sticky: keep previous actives within the quota. An overloaded
@@ -637,53 +655,170 @@ func (s *solver) assignStandbys() {
 		softCap[p] = (total*s.procs[p].cap + s.capC - 1) / s.capC
 	}
 	load := make([]int, np)
-	ndims := len(s.procs[0].dims)
-	used := make([][]string, ndims)
 	hs := make([]holder, np) // scratch: holder of the current task per process
 	for p := range hs {
 		hs[p].p = -1
 	}
+	var prev []int32
 	for xi := range s.tasks {
 		x := int32(xi)
 		t := &s.tasks[x]
 		if !t.stateful {
 			continue
 		}
+		prev = prev[:0]
 		for _, h := range t.holders {
 			hs[h.p] = h
-		}
-		copies := []int32{s.active[x]}
-		for d := range used {
-			used[d] = append(used[d][:0], s.procs[s.active[x]].dims[d])
-		}
-		for range k {
-			best, bestScore := int32(-1), 0
-			for i := range s.procs {
-				p := int32(i)
-				if slices.Contains(copies, p) {
-					continue
-				}
-				score := 0
-				for d := range used {
-					if !slices.Contains(used[d], s.procs[p].dims[d]) {
-						score++
-					}
-				}
-				if best < 0 || s.betterStandby(x, p, best, score, bestScore, load, softCap, hs) {
-					best, bestScore = p, score
-				}
+			if h.prevStandby && h.p != s.active[x] {
+				prev = append(prev, h.p)
 			}
-			copies = append(copies, best)
-			s.standby[x] = append(s.standby[x], best)
-			load[best]++
-			for d := range used {
-				used[d] = append(used[d], s.procs[best].dims[d])
+		}
+		greedy := s.pickStandbys(x, nil, k, load, softCap, hs)
+		chosen := greedy
+		// Picking one standby at a time can miss that the previous
+		// standbys, taken together, are spread as well: keep them then.
+		if len(prev) > 0 {
+			slices.SortStableFunc(prev, func(a, b int32) int { return betterHolder(hs[a], hs[b]) })
+			sticky := s.pickStandbys(x, prev[:min(k, len(prev))], k, load, softCap, hs)
+			if s.spread(append([]int32{s.active[x]}, sticky...)) >= s.spread(append([]int32{s.active[x]}, greedy...)) {
+				chosen = sticky
 			}
+		}
+		s.standby[x] = chosen
+		for _, p := range chosen {
+			load[p]++
 		}
 		for _, h := range t.holders {
 			hs[h.p].p = -1
 		}
 	}
+	s.evenStandbys(load, softCap)
+}
+
+// pickStandbys chooses k processes for standbys of task x, starting with the
+// given ones: one at a time, the best by betterStandby.
+func (s *solver) pickStandbys(x int32, given []int32, k int, load, softCap []int, hs []holder) []int32 {
+	copies := append([]int32{s.active[x]}, given...)
+	for len(copies) <= k {
+		best, bestScore := int32(-1), 0
+		for i := range s.procs {
+			p := int32(i)
+			if slices.Contains(copies, p) {
+				continue
+			}
+			score := 0
+			for d := range s.procs[p].dims {
+				v := s.procs[p].dims[d]
+				seen := false
+				for _, c := range copies {
+					if s.procs[c].dims[d] == v {
+						seen = true
+						break
+					}
+				}
+				if !seen {
+					score++
+				}
+			}
+			if best < 0 || s.betterStandby(x, p, best, score, bestScore, load, softCap, hs) {
+				best, bestScore = p, score
+			}
+		}
+		copies = append(copies, best)
+	}
+	return copies[1:]
+}
+
+// evenStandbys moves standbys off processes above their share to processes
+// below it, where that keeps the task's copies as spread over racks / tags.
+// The greedy pass above fills processes in task order and can leave the last
+// tasks no choice but a full process.
+func (s *solver) evenStandbys(load, softCap []int) {
+	byProc := make([][]int32, len(s.procs))
+	for x := range s.standby {
+		for _, p := range s.standby[x] {
+			byProc[p] = append(byProc[p], int32(x))
+		}
+	}
+	var copies []int32
+	for pi := range s.procs {
+		p := int32(pi)
+		for _, x := range byProc[p] {
+			if load[p] <= softCap[p] {
+				break
+			}
+			copies = append(append(copies[:0], s.active[x]), s.standby[x]...)
+			before := s.spread(copies)
+			j := slices.Index(copies, p)
+			best, bestSpread := int32(-1), 0
+			for qi := range s.procs {
+				q := int32(qi)
+				if load[q] >= softCap[q] || slices.Contains(copies, q) {
+					continue
+				}
+				copies[j] = q
+				sp := s.spread(copies)
+				copies[j] = p
+				if sp < before {
+					continue
+				}
+				if best < 0 || sp > bestSpread || (sp == bestSpread && s.betterMove(x, q, best, load)) {
+					best, bestSpread = q, sp
+				}
+			}
+			if best < 0 {
+				continue
+			}
+			s.standby[x][j-1] = best
+			load[p]--
+			load[best]++
+		}
+	}
+}
+
+// betterMove orders the destinations of a standby that moves: a holder of the
+// task's state first, then the least loaded.
+func (s *solver) betterMove(x, a, b int32, load []int) bool {
+	ha, hb := holder{p: -1}, holder{p: -1}
+	for _, h := range s.tasks[x].holders {
+		switch h.p {
+		case a:
+			ha = h
+		case b:
+			hb = h
+		}
+	}
+	if (ha.p >= 0) != (hb.p >= 0) {
+		return ha.p >= 0
+	}
+	if ha.p >= 0 {
+		if c := betterHolder(ha, hb); c != 0 {
+			return c < 0
+		}
+	}
+	return s.lessLoaded(load, a, b)
+}
+
+// spread counts the distinct rack / tag values among the processes, summed
+// over the dimensions.
+func (s *solver) spread(ps []int32) int {
+	n := 0
+	for d := range s.procs[0].dims {
+		for i, p := range ps {
+			v := s.procs[p].dims[d]
+			seen := false
+			for _, o := range ps[:i] {
+				if s.procs[o].dims[d] == v {
+					seen = true
+					break
+				}
+			}
+			if !seen {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // betterStandby reports whether process a is a better home than b for a
@@ -692,16 +827,17 @@ func (s *solver) betterStandby(x, a, b int32, sa, sb int, load, softCap []int, h
 	if sa != sb {
 		return sa > sb
 	}
+	ha, hb := hs[a], hs[b]
+	// A previous standby stays where it is, loaded or not: evenStandbys
+	// moves what must move afterwards. That keeps reruns stable.
+	if pa, pb := ha.p >= 0 && ha.prevStandby, hb.p >= 0 && hb.prevStandby; pa != pb {
+		return pa
+	}
 	if ua, ub := load[a] < softCap[a], load[b] < softCap[b]; ua != ub {
 		return ua
 	}
 	if ta, tb := s.target[x] == a, s.target[x] == b; ta != tb {
 		return ta
-	}
-	ha, hb := hs[a], hs[b]
-	// A previous standby stays where it is: that keeps reruns stable.
-	if pa, pb := ha.p >= 0 && ha.prevStandby, hb.p >= 0 && hb.prevStandby; pa != pb {
-		return pa
 	}
 	if (ha.p >= 0) != (hb.p >= 0) {
 		return ha.p >= 0
