@@ -54,9 +54,9 @@ func benchInput(nproc, ntask int, warm bool) Input {
 
 func BenchmarkAssign(b *testing.B) {
 	for _, bc := range []struct {
-		name        string
+		name         string
 		nproc, ntask int
-		warm        bool
+		warm         bool
 	}{
 		{"tasks=10000/procs=1000/fresh", 1000, 10000, false},
 		{"tasks=10000/procs=1000/warm", 1000, 10000, true},
