@@ -1,0 +1,53 @@
+# Sluice make targets. `make test` needs Go, Java 17+ and Maven (it fetches and
+# runs a real Apache Kafka broker); `make test-short` and `make demo` need Go only.
+
+SHELL := /bin/bash
+GO ?= go
+BROKERS ?= 1
+STATICCHECK_VERSION ?= v0.8.2
+
+.PHONY: all test test-short test-fault kafka-up kafka-down kafka-status demo bench lint
+
+all: test-short
+
+# Unit and integration tests against a real 1-broker cluster plus the fault
+# tests against a real 3-broker cluster; both are stopped afterwards.
+test:
+	scripts/test.sh all
+
+# Everything against the in-process kfake cluster; no broker, no Java.
+test-short:
+	$(GO) test -race -short -count=1 ./...
+
+# Only the fault tests (TestFault*), against the 3-broker cluster.
+test-fault:
+	scripts/test.sh fault
+
+# Start / stop a test cluster by hand: make kafka-up BROKERS=3
+kafka-up:
+	scripts/kafka.sh up --brokers $(BROKERS)
+
+kafka-down:
+	scripts/kafka.sh down --brokers $(BROKERS)
+
+kafka-status:
+	scripts/kafka.sh status
+
+# The word-count example on the embedded cluster.
+demo:
+	$(GO) run ./examples/wordcount -input examples/wordcount/testdata/input.txt
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# gofmt, go vet, and staticcheck when it can be fetched from the module proxy.
+lint:
+	@out=$$(gofmt -l .); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@if $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -version >/dev/null 2>&1; then \
+		echo "staticcheck $(STATICCHECK_VERSION) ./..."; \
+		$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...; \
+	else \
+		echo "lint: staticcheck $(STATICCHECK_VERSION) could not be fetched; skipped"; \
+	fi
