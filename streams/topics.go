@@ -1,0 +1,205 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/sluicestreams/sluice/processor"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// topicPlan is what Start learned about the topics: names as they are on the
+// broker (internal topics prefixed), partition counts, and which
+// sub-topology reads each.
+type topicPlan struct {
+	sourceTopics []string
+	topicSub     map[string]int32
+	subTopics    map[int32][]string
+	partitions   map[string]int32
+}
+
+// ErrMissingTopic is matched by Start's error when a topic the topology reads
+// or writes does not exist.
+var ErrMissingTopic = errors.New("streams: missing topic")
+
+// ErrCopartition is matched by Start's error when topics read by one
+// sub-topology have different partition counts.
+var ErrCopartition = errors.New("streams: topics are not co-partitioned")
+
+func (a *App) internal(name string) string {
+	return processor.InternalTopicName(a.cfg.ApplicationID, name)
+}
+
+// prepareTopics checks the external topics, sizes and creates the internal
+// ones, and checks co-partitioning.
+func (a *App) prepareTopics(ctx context.Context) (*topicPlan, error) {
+	subs, err := a.top.Subtopologies()
+	if err != nil {
+		return nil, err
+	}
+	sources, err := a.top.SourceTopics()
+	if err != nil {
+		return nil, err
+	}
+	isinks, err := a.top.InternalSinks()
+	if err != nil {
+		return nil, err
+	}
+	plan := &topicPlan{topicSub: map[string]int32{}, subTopics: map[int32][]string{}, partitions: map[string]int32{}}
+	var external []string
+	internalSet := map[string]bool{}
+	for _, st := range sources {
+		name := st.Topic
+		if st.Internal {
+			name = a.internal(st.Topic)
+			internalSet[name] = true
+		} else {
+			external = append(external, name)
+		}
+		plan.sourceTopics = append(plan.sourceTopics, name)
+		plan.topicSub[name] = st.Subtopology
+		plan.subTopics[st.Subtopology] = append(plan.subTopics[st.Subtopology], name)
+	}
+	var sinks []string
+	for _, sub := range subs {
+		for _, t := range sub.SinkTopics {
+			if !internalSet[a.internal(t)] && !isInternalSink(isinks, t) {
+				sinks = append(sinks, t)
+			}
+		}
+	}
+	check := append(append([]string(nil), external...), sinks...)
+	if len(check) > 0 {
+		tds, err := a.adm.ListTopics(ctx, check...)
+		if err != nil {
+			return nil, fmt.Errorf("streams: listing topics: %w", err)
+		}
+		for _, name := range check {
+			td, ok := tds[name]
+			if !ok || td.Err != nil {
+				role := "source"
+				if _, src := plan.topicSub[name]; !src {
+					role = "sink"
+				}
+				return nil, fmt.Errorf("%w: %s topic %q does not exist", ErrMissingTopic, role, name)
+			}
+			plan.partitions[name] = int32(len(td.Partitions))
+		}
+	}
+
+	// Size internal topics: a given count, or the largest partition count
+	// among the sources of the sub-topology that writes it (which may itself
+	// read an internal topic, so repeat until nothing changes).
+	for range len(isinks) + 1 {
+		for _, s := range isinks {
+			name := a.internal(s.Topic)
+			if _, done := plan.partitions[name]; done {
+				continue
+			}
+			if s.Partitions > 0 {
+				plan.partitions[name] = s.Partitions
+				continue
+			}
+			var n int32
+			known := true
+			for _, src := range plan.subTopics[s.Subtopology] {
+				c, ok := plan.partitions[src]
+				if !ok {
+					known = false
+					break
+				}
+				n = max(n, c)
+			}
+			if known && n > 0 {
+				plan.partitions[name] = n
+			}
+		}
+	}
+	for _, s := range isinks {
+		name := a.internal(s.Topic)
+		if _, ok := plan.partitions[name]; !ok {
+			return nil, fmt.Errorf("streams: cannot size internal topic %q: the sub-topology writing it has no sized source", name)
+		}
+		if err := a.ensureTopic(ctx, name, plan.partitions[name], map[string]*string{"cleanup.policy": ptr("delete")}); err != nil {
+			return nil, err
+		}
+	}
+	for name := range internalSet {
+		if _, ok := plan.partitions[name]; !ok {
+			return nil, fmt.Errorf("%w: internal topic %q is read but no sink of the topology writes it", ErrMissingTopic, name)
+		}
+	}
+
+	for sub, topics := range plan.subTopics {
+		sort.Strings(topics)
+		counts := map[int32]bool{}
+		for _, t := range topics {
+			counts[plan.partitions[t]] = true
+		}
+		if len(counts) > 1 {
+			parts := make([]string, len(topics))
+			for i, t := range topics {
+				parts[i] = fmt.Sprintf("%s (%d partitions)", t, plan.partitions[t])
+			}
+			return nil, fmt.Errorf("%w: sub-topology %d reads %s; topics read together must have the same number of partitions", ErrCopartition, sub, strings.Join(parts, ", "))
+		}
+	}
+	sort.Strings(plan.sourceTopics)
+	a.partMu.Lock()
+	for t, n := range plan.partitions {
+		a.partitions[t] = n
+	}
+	a.partMu.Unlock()
+	return plan, nil
+}
+
+func isInternalSink(isinks []processor.InternalSink, topic string) bool {
+	for _, s := range isinks {
+		if s.Topic == topic {
+			return true
+		}
+	}
+	return false
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// ensureTopic creates an internal topic, or checks that the existing one has
+// the partition count the topology needs.
+func (a *App) ensureTopic(ctx context.Context, name string, partitions int32, configs map[string]*string) error {
+	resp, err := a.adm.CreateTopic(ctx, partitions, int16(a.cfg.ReplicationFactor), configs, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err == nil {
+		a.log.Info("created internal topic", "topic", name, "partitions", partitions)
+		return nil
+	}
+	if !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("streams: creating internal topic %q: %w", name, err)
+	}
+	tds, err := a.adm.ListTopics(ctx, name)
+	if err != nil {
+		return fmt.Errorf("streams: checking internal topic %q: %w", name, err)
+	}
+	td := tds[name]
+	if td.Err != nil {
+		return fmt.Errorf("streams: checking internal topic %q: %w", name, td.Err)
+	}
+	if got := int32(len(td.Partitions)); got != partitions {
+		return fmt.Errorf("%w: internal topic %q has %d partitions; the topology needs %d (delete it, or reset the application)", ErrCopartition, name, got, partitions)
+	}
+	return nil
+}
+
+// balancer is the group balancer every worker uses.
+func (a *App) balancer() kgo.GroupBalancer {
+	// Range assignment gives the same partition numbers of equally
+	// partitioned topics to the same member, so co-partitioned topics move
+	// together as tasks.
+	return kgo.RangeBalancer()
+}

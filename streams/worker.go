@@ -1,0 +1,557 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/task"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// errKilled ends a worker stopped without committing.
+var errKilled = errors.New("streams: worker killed")
+
+// worker is one stream thread: a goroutine that owns one Kafka client (one
+// group member), polls, feeds its tasks, and commits.
+//
+// Lock order: worker.mu, then App.mu. kgo calls the partition callbacks on
+// its own goroutines; with BlockRebalanceOnPoll they only run while run() is
+// inside PollRecords (or after AllowRebalance), and w.mu orders them with the
+// loop anyway.
+type worker struct {
+	app   *App
+	index int
+	log   *slog.Logger
+	cl    *kgo.Client
+	ctx   context.Context
+	kill  context.CancelFunc
+
+	stopping    atomic.Bool
+	killed      atomic.Bool
+	rebalancing atomic.Bool
+
+	mu       sync.Mutex
+	tasks    map[task.ID]*task.Active
+	byTP     map[string]map[int32]*task.Active
+	meta     map[string]map[int32]fetchedOffset
+	fatal    error
+	lastCmt  time.Time
+	produced produceErrors
+}
+
+// fetchedOffset is a committed offset read back on assignment, with the
+// stream time in its metadata.
+type fetchedOffset struct {
+	offset     int64
+	streamTime int64
+}
+
+// produceErrors keeps the first production error; kgo reports them on its
+// own goroutines.
+type produceErrors struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (p *produceErrors) set(err error) {
+	p.mu.Lock()
+	if p.err == nil {
+		p.err = err
+	}
+	p.mu.Unlock()
+}
+
+func (p *produceErrors) take() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	err := p.err
+	p.err = nil
+	return err
+}
+
+func newWorker(a *App, index int) (*worker, error) {
+	w := &worker{
+		app: a, index: index, log: a.log.With("worker", index),
+		tasks: map[task.ID]*task.Active{}, byTP: map[string]map[int32]*task.Active{},
+		meta: map[string]map[int32]fetchedOffset{},
+	}
+	w.ctx, w.kill = context.WithCancel(context.Background())
+	w.rebalancing.Store(true)
+	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.Brokers...)}
+	opts = append(opts, a.cfg.ClientOpts...)
+	opts = append(opts,
+		kgo.ClientID(a.cfg.ApplicationID+"-"+a.cfg.ProcessID+"-"+strconv.Itoa(index)),
+		kgo.ConsumerGroup(a.cfg.ApplicationID),
+		kgo.ConsumeTopics(a.plan.sourceTopics...),
+		kgo.Balancers(a.balancer()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.SessionTimeout(a.cfg.SessionTimeout),
+		kgo.RebalanceTimeout(a.cfg.RebalanceTimeout),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(newPartitioner()),
+		kgo.OnPartitionsAssigned(w.onAssigned),
+		kgo.OnPartitionsRevoked(w.onRevoked),
+		kgo.OnPartitionsLost(w.onLost),
+		kgo.OnOffsetsFetched(w.onOffsetsFetched),
+	)
+	if a.cfg.Rack != "" {
+		opts = append(opts, kgo.Rack(a.cfg.Rack))
+	}
+	if a.cfg.Guarantee == ExactlyOnceV2 {
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("streams: worker %d client: %w", index, err)
+	}
+	w.cl = cl
+	return w, nil
+}
+
+// stop asks the worker to stop: gracefully (commit, leave) or, if hard, at
+// once without committing.
+func (w *worker) stop(hard bool) {
+	if hard {
+		w.killed.Store(true)
+		w.kill()
+	}
+	if w.stopping.CompareAndSwap(false, true) {
+		w.kill() // wake PollRecords; the loop checks killed to choose
+	}
+}
+
+// maxPollRecords bounds one poll, so a worker returns to commit and
+// punctuate regularly.
+const maxPollRecords = 10000
+
+func (w *worker) run() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("streams: worker %d panicked: %v", w.index, r)
+			w.killed.Store(true)
+			w.closeTasks(false)
+			w.cl.Close()
+		}
+	}()
+	w.lastCmt = time.Now()
+	for !w.stopping.Load() {
+		pctx, cancel := context.WithTimeout(w.ctx, w.pollTimeout())
+		fetches := w.cl.PollRecords(pctx, maxPollRecords)
+		cancel()
+		if fetches.IsClientClosed() {
+			break
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			w.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+		})
+		err := w.step(fetches)
+		w.cl.AllowRebalance()
+		if err != nil {
+			return w.fail(err)
+		}
+	}
+	if w.killed.Load() {
+		w.closeTasks(false)
+		w.cl.Close()
+		return errKilled
+	}
+	w.mu.Lock()
+	cctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	err = w.commitLocked(cctx)
+	cancel()
+	w.mu.Unlock()
+	w.closeTasks(err == nil)
+	w.cl.Close()
+	return err
+}
+
+// fail stops the worker after an error without committing what followed the
+// last commit.
+func (w *worker) fail(err error) error {
+	w.killed.Store(true)
+	w.closeTasks(false)
+	w.cl.Close()
+	return err
+}
+
+// step handles one poll's records: route, process, punctuate, commit.
+func (w *worker) step(fetches kgo.Fetches) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fatal != nil {
+		return w.fatal
+	}
+	var pause map[string][]int32
+	readCommitted := w.app.cfg.Guarantee == ExactlyOnceV2
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if len(p.Records) == 0 {
+			return
+		}
+		t := w.byTP[p.Topic][p.Partition]
+		if t == nil {
+			// Not ours any more; kgo drops buffered data of revoked
+			// partitions, so this is only a race we can ignore: the new
+			// owner reads from the committed offset.
+			return
+		}
+		end := p.HighWatermark
+		if readCommitted {
+			end = p.LastStableOffset
+		}
+		doPause, err := t.AddRecords(p.Topic, p.Partition, p.Records, end)
+		if err != nil && w.fatal == nil {
+			w.fatal = err
+		}
+		if doPause {
+			if pause == nil {
+				pause = map[string][]int32{}
+			}
+			pause[p.Topic] = append(pause[p.Topic], p.Partition)
+		}
+	})
+	if w.fatal != nil {
+		return w.fatal
+	}
+	if pause != nil {
+		w.cl.PauseFetchPartitions(pause)
+	}
+	if err := w.processLocked(); err != nil {
+		return err
+	}
+	var resume map[string][]int32
+	for _, t := range w.tasks {
+		for _, tp := range t.Resumable() {
+			if resume == nil {
+				resume = map[string][]int32{}
+			}
+			resume[tp.Topic] = append(resume[tp.Topic], tp.Partition)
+		}
+		if err := t.PunctuateWallClock(); err != nil {
+			return err
+		}
+	}
+	if resume != nil {
+		w.cl.ResumeFetchPartitions(resume)
+	}
+	if w.commitDue() {
+		return w.commitLocked(w.ctx)
+	}
+	return nil
+}
+
+// processBatch is how many records a task processes before the worker moves
+// to the next task, so tasks share the worker fairly.
+const processBatch = 1000
+
+// processLocked processes the queued records of every task until no task
+// can make progress or a commit is due.
+func (w *worker) processLocked() error {
+	for {
+		progress := false
+		for _, t := range w.tasks {
+			n, err := t.Process(processBatch, w.handleRecordError)
+			w.app.metrics.processed.Add(int64(n))
+			if err != nil {
+				return err
+			}
+			progress = progress || n > 0
+		}
+		if !progress || w.commitDue() || w.stopping.Load() {
+			return nil
+		}
+	}
+}
+
+func (w *worker) commitDue() bool {
+	if time.Since(w.lastCmt) >= w.app.cfg.CommitInterval {
+		return true
+	}
+	for _, t := range w.tasks {
+		if t.CommitRequested() {
+			return true
+		}
+	}
+	return false
+}
+
+// pollTimeout is how long a poll may wait: short while tasks hold records
+// they could not process yet (waiting on max.task.idle.ms), otherwise until
+// the next commit or wall-clock punctuation is due.
+func (w *worker) pollTimeout() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	d := w.app.cfg.CommitInterval - time.Since(w.lastCmt)
+	now := time.Now().UnixMilli()
+	for _, t := range w.tasks {
+		if t.Buffered() > 0 {
+			return 5 * time.Millisecond
+		}
+		if next, ok := t.Graph().NextWallClock(); ok {
+			d = min(d, time.Duration(next-now)*time.Millisecond)
+		}
+	}
+	return max(time.Millisecond, min(d, 250*time.Millisecond))
+}
+
+// commitLocked commits every task that processed something: produced records
+// are acknowledged first, then offsets are committed with stream time in
+// their metadata (at-least-once: nothing acknowledged is lost).
+func (w *worker) commitLocked(ctx context.Context) error {
+	w.lastCmt = time.Now()
+	var tasks []*task.Active
+	for _, t := range w.tasks {
+		if t.CommitNeeded() {
+			tasks = append(tasks, t)
+		}
+	}
+	return w.commitTasks(ctx, tasks)
+}
+
+func (w *worker) commitTasks(ctx context.Context, tasks []*task.Active) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	if err := w.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("streams: worker %d: flushing produced records: %w", w.index, err)
+	}
+	if err := w.produced.take(); err != nil {
+		return err
+	}
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	meta := map[string]map[int32]string{}
+	for _, t := range tasks {
+		for _, o := range t.CommitOffsets() {
+			if offsets[o.Topic] == nil {
+				offsets[o.Topic] = map[int32]kgo.EpochOffset{}
+				meta[o.Topic] = map[int32]string{}
+			}
+			offsets[o.Topic][o.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset}
+			meta[o.Topic][o.Partition] = o.Metadata
+		}
+	}
+	if len(offsets) > 0 {
+		cctx := kgo.PreCommitFnContext(ctx, func(req *kmsg.OffsetCommitRequest) error {
+			for i := range req.Topics {
+				rt := &req.Topics[i]
+				for j := range rt.Partitions {
+					if md, ok := meta[rt.Topic][rt.Partitions[j].Partition]; ok {
+						rt.Partitions[j].Metadata = &md
+					}
+				}
+			}
+			return nil
+		})
+		var cerr error
+		w.cl.CommitOffsetsSync(cctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err != nil {
+				cerr = err
+				return
+			}
+			for _, rt := range resp.Topics {
+				for _, rp := range rt.Partitions {
+					if err := kerr.ErrorForCode(rp.ErrorCode); err != nil && cerr == nil {
+						cerr = fmt.Errorf("%s[%d]: %w", rt.Topic, rp.Partition, err)
+					}
+				}
+			}
+		})
+		if cerr != nil {
+			if isRebalanceError(cerr) {
+				// The group moved on: the new owners start from the last
+				// commit and redo this work (at-least-once).
+				w.log.Warn("offset commit lost to a rebalance; records since the last commit will be reprocessed", "err", cerr)
+				return nil
+			}
+			return fmt.Errorf("streams: worker %d: committing offsets: %w", w.index, cerr)
+		}
+	}
+	for _, t := range tasks {
+		t.Committed()
+	}
+	w.app.metrics.commits.Add(1)
+	return nil
+}
+
+func isRebalanceError(err error) bool {
+	return errors.Is(err, kerr.RebalanceInProgress) || errors.Is(err, kerr.IllegalGeneration) ||
+		errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.FencedInstanceID) ||
+		errors.Is(err, kerr.StaleMemberEpoch) || errors.Is(err, kgo.ErrClientClosed)
+}
+
+// closeTasks closes every task (clean: after a successful commit).
+func (w *worker) closeTasks(clean bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, t := range w.tasks {
+		if err := t.Close(); err != nil {
+			w.log.Warn("closing task", "task", id.String(), "clean", clean, "err", err)
+		}
+	}
+	clear(w.tasks)
+	clear(w.byTP)
+}
+
+func (w *worker) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	w.mu.Lock()
+	defer func() {
+		w.mu.Unlock()
+		w.rebalancing.Store(false)
+		w.app.updateRebalancing()
+	}()
+	if w.fatal != nil {
+		return
+	}
+	byTask := map[task.ID][]task.TopicPartition{}
+	for topic, parts := range assigned {
+		sub, ok := w.app.plan.topicSub[topic]
+		if !ok {
+			w.fatal = fmt.Errorf("streams: worker %d was assigned topic %q, which the topology does not read", w.index, topic)
+			return
+		}
+		for _, p := range parts {
+			id := task.ID{Subtopology: sub, Partition: p}
+			byTask[id] = append(byTask[id], task.TopicPartition{Topic: topic, Partition: p})
+		}
+	}
+	for id, tps := range byTask {
+		if _, exists := w.tasks[id]; exists {
+			w.fatal = fmt.Errorf("streams: worker %d: task %s assigned again while running", w.index, id)
+			return
+		}
+		if want := len(w.app.plan.subTopics[id.Subtopology]); len(tps) != want {
+			w.fatal = fmt.Errorf("streams: worker %d: task %s got %d of its %d input partitions: co-partitioned topics must be assigned together", w.index, id, len(tps), want)
+			return
+		}
+		t, err := task.NewActive(id, tps, w.app.top, processor.TaskEnv{
+			ApplicationID: w.app.cfg.ApplicationID,
+			Collector:     &collector{w: w},
+			Logger:        w.log,
+		}, task.Config{MaxTaskIdle: w.app.cfg.MaxTaskIdle, BufferedRecordsPerPartition: w.app.cfg.BufferedRecordsPerPartition})
+		if err == nil {
+			err = t.Init()
+		}
+		if err != nil {
+			w.fatal = fmt.Errorf("streams: worker %d: creating task %s: %w", w.index, id, err)
+			return
+		}
+		for _, tp := range tps {
+			if fo, ok := w.meta[tp.Topic][tp.Partition]; ok {
+				t.InitStreamTime(fo.streamTime)
+				t.SetPosition(tp.Topic, tp.Partition, fo.offset)
+			}
+			if w.byTP[tp.Topic] == nil {
+				w.byTP[tp.Topic] = map[int32]*task.Active{}
+			}
+			w.byTP[tp.Topic][tp.Partition] = t
+		}
+		w.tasks[id] = t
+	}
+	w.log.Info("tasks assigned", "tasks", len(byTask), "total", len(w.tasks))
+}
+
+func (w *worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	w.rebalancing.Store(true)
+	w.app.updateRebalancing()
+	w.dropTasks(ctx, revoked, !w.killed.Load())
+}
+
+func (w *worker) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
+	w.rebalancing.Store(true)
+	w.app.updateRebalancing()
+	w.dropTasks(ctx, lost, false)
+}
+
+// dropTasks closes the tasks owning the given partitions, committing them
+// first if commit is set.
+func (w *worker) dropTasks(ctx context.Context, parts map[string][]int32, commit bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var tasks []*task.Active
+	seen := map[task.ID]bool{}
+	for topic, ps := range parts {
+		for _, p := range ps {
+			if t := w.byTP[topic][p]; t != nil && !seen[t.ID()] {
+				seen[t.ID()] = true
+				tasks = append(tasks, t)
+			}
+		}
+	}
+	if commit && w.fatal == nil {
+		var dirty []*task.Active
+		for _, t := range tasks {
+			if t.CommitNeeded() {
+				dirty = append(dirty, t)
+			}
+		}
+		if err := w.commitTasks(ctx, dirty); err != nil {
+			w.log.Warn("commit on revocation failed; the new owner reprocesses from the last commit", "err", err)
+		}
+	}
+	for _, t := range tasks {
+		if err := t.Close(); err != nil {
+			w.log.Warn("closing task", "task", t.ID().String(), "err", err)
+		}
+		for _, tp := range t.Partitions() {
+			delete(w.byTP[tp.Topic], tp.Partition)
+		}
+		delete(w.tasks, t.ID())
+	}
+	for topic, ps := range parts {
+		for _, p := range ps {
+			delete(w.meta[topic], p)
+		}
+	}
+}
+
+// onOffsetsFetched reads the stream time Sluice stored in the committed
+// offsets' metadata.
+func (w *worker) onOffsetsFetched(_ context.Context, _ *kgo.Client, resp *kmsg.OffsetFetchResponse) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	add := func(topic string, p int32, offset int64, md *string) {
+		if topic == "" || offset < 0 {
+			return
+		}
+		st := int64(-1)
+		if md != nil {
+			var err error
+			if st, err = task.DecodeCommitMetadata(*md); err != nil {
+				w.log.Warn("ignoring unreadable offset commit metadata", "topic", topic, "partition", p, "err", err)
+			}
+		}
+		if w.meta[topic] == nil {
+			w.meta[topic] = map[int32]fetchedOffset{}
+		}
+		w.meta[topic][p] = fetchedOffset{offset: offset, streamTime: st}
+		if t := w.byTP[topic][p]; t != nil {
+			t.InitStreamTime(st)
+			t.SetPosition(topic, p, offset)
+		}
+	}
+	for _, g := range resp.Groups {
+		for _, t := range g.Topics {
+			for _, p := range t.Partitions {
+				add(t.Topic, p.Partition, p.Offset, p.Metadata)
+			}
+		}
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			add(t.Topic, p.Partition, p.Offset, p.Metadata)
+		}
+	}
+	return nil
+}
