@@ -1,0 +1,202 @@
+package statestore
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// Serde turns values into bytes and back. serde.Serde[T] satisfies it. The
+// topic passed is the store's changelog topic.
+type Serde[T any] interface {
+	Serialize(topic string, v T) ([]byte, error)
+	Deserialize(topic string, b []byte) (T, error)
+}
+
+// ChangeLogger receives every change that reaches the engine of a logged
+// store, so that the runtime can produce it to the store's changelog topic
+// (ChangelogTopic(applicationID, store)), partition = the task's partition.
+//
+// LogChange is called on the task's goroutine (from Put for uncached
+// stores, from Flush or an evicting Put for cached ones), in the order the
+// changes reach the engine. value nil is a tombstone. key and value may be
+// reused after it returns: copy them if they are kept (kgo.Record.Value is
+// kept until the produce completes). An error fails the store operation.
+type ChangeLogger interface {
+	LogChange(store string, key, value []byte, timestamp int64) error
+}
+
+// ChangelogTopic returns the changelog topic of a store:
+// "<applicationID>-<store>-changelog".
+func ChangelogTopic(applicationID, store string) string {
+	return applicationID + "-" + store + "-changelog"
+}
+
+// FlushedRecord is what a cached store's flush listener receives when an
+// entry leaves the cache for the engine. HasNew false means the key was
+// deleted; Old is set (HasOld) only when the listener asked for old values
+// and the engine had one.
+type FlushedRecord[K, V any] struct {
+	Key       K
+	New, Old  V
+	HasNew    bool
+	HasOld    bool
+	Timestamp int64
+}
+
+// storeCore is one store of one task at byte level: engine keyspace, cache,
+// logging. Typed stores are thin layers over it.
+type storeCore struct {
+	spec   Spec
+	topic  string // changelog topic; also the topic given to serdes
+	m      *Manager
+	raw    RawStore
+	cache  *namedCache
+	logger ChangeLogger
+
+	// Kind hooks. logKey maps an engine key to its changelog key (nil:
+	// identity). restoreKey maps a changelog key back (nil: identity) and
+	// reports false for records to skip (expired windows).
+	logKey     func(engineKey []byte) ([]byte, error)
+	restoreKey func(logKey []byte) ([]byte, bool, error)
+	afterRestore func() error
+	// reset forgets in-memory derived state after a Wipe.
+	reset func()
+
+	// listener gets flushed entries (cached stores only).
+	listener atomic.Pointer[byteListener]
+}
+
+type byteListener struct {
+	fn      func(key, newV, oldV []byte, ts int64) error
+	sendOld bool
+}
+
+func (c *storeCore) ts() int64 { return c.m.ts.Load() }
+
+func (c *storeCore) get(key []byte) ([]byte, bool, error) {
+	if c.cache != nil {
+		if v, known := c.cache.get(key); known {
+			return v, v != nil, nil
+		}
+	}
+	v, ok, err := c.raw.Get(key)
+	if err != nil {
+		return nil, false, fmt.Errorf("statestore: %s: get: %w", c.spec.Name, err)
+	}
+	return v, ok, nil
+}
+
+// put writes key (value nil = delete) through the cache or straight to the
+// engine and the changelog.
+func (c *storeCore) put(key, value []byte) error {
+	if c.cache != nil {
+		return c.cache.put(key, value, c.ts())
+	}
+	var err error
+	if value == nil {
+		err = c.raw.Delete(key)
+	} else {
+		err = c.raw.Set(key, value)
+	}
+	if err != nil {
+		return fmt.Errorf("statestore: %s: put: %w", c.spec.Name, err)
+	}
+	return c.log(key, value, c.ts())
+}
+
+func (c *storeCore) log(key, value []byte, ts int64) error {
+	if c.logger == nil {
+		return nil
+	}
+	lk := key
+	if c.logKey != nil {
+		var err error
+		if lk, err = c.logKey(key); err != nil {
+			return fmt.Errorf("statestore: %s: changelog key: %w", c.spec.Name, err)
+		}
+	}
+	if err := c.logger.LogChange(c.spec.Name, lk, value, ts); err != nil {
+		return fmt.Errorf("statestore: %s: logging change: %w", c.spec.Name, err)
+	}
+	return nil
+}
+
+// writeFlushed is the cache's write function: one engine batch, then the
+// changelog and the flush listener, entry by entry in order.
+func (c *storeCore) writeFlushed(entries []*cacheEntry) error {
+	l := c.listener.Load()
+	var olds [][]byte
+	if l != nil && l.sendOld {
+		olds = make([][]byte, len(entries))
+		for i, e := range entries {
+			v, ok, err := c.raw.Get(e.key)
+			if err != nil {
+				return fmt.Errorf("statestore: %s: flush: %w", c.spec.Name, err)
+			}
+			if ok {
+				olds[i] = v
+			}
+		}
+	}
+	batch := make([]Entry, len(entries))
+	for i, e := range entries {
+		batch[i] = Entry{Key: e.key, Value: e.value}
+	}
+	if err := c.raw.Write(batch, nil, false); err != nil {
+		return fmt.Errorf("statestore: %s: flush: %w", c.spec.Name, err)
+	}
+	for i, e := range entries {
+		if err := c.log(e.key, e.value, e.ts); err != nil {
+			return err
+		}
+		if l != nil {
+			var old []byte
+			if olds != nil {
+				old = olds[i]
+			}
+			if err := l.fn(e.key, e.value, old, e.ts); err != nil {
+				return fmt.Errorf("statestore: %s: flush listener: %w", c.spec.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// iter iterates [lo, hi) with the cache overlaid.
+func (c *storeCore) iter(lo, hi []byte) (RawIterator, error) {
+	it, err := c.raw.Iter(lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("statestore: %s: iterate: %w", c.spec.Name, err)
+	}
+	if c.cache == nil {
+		return it, nil
+	}
+	return &mergedIter{cache: c.cache.snapshot(lo, hi), eng: it}, nil
+}
+
+// deleteRange drops [lo, hi) from engine and cache without logging (used
+// for retention; the changelog expires by its own retention).
+func (c *storeCore) deleteRange(lo, hi []byte) error {
+	if c.cache != nil {
+		c.cache.dropRange(lo, hi)
+	}
+	if err := c.raw.DeleteRange(lo, hi); err != nil {
+		return fmt.Errorf("statestore: %s: delete range: %w", c.spec.Name, err)
+	}
+	return nil
+}
+
+func (c *storeCore) flush() error {
+	if c.cache == nil {
+		return nil
+	}
+	return c.cache.flush()
+}
+
+func (c *storeCore) setListener(fn func(key, newV, oldV []byte, ts int64) error, sendOld bool) bool {
+	if c.cache == nil {
+		return false
+	}
+	c.listener.Store(&byteListener{fn: fn, sendOld: sendOld})
+	return true
+}
