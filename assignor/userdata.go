@@ -76,10 +76,10 @@ type SubscriptionInfo struct {
 
 // Subscription sections.
 const (
-	subProcess  = 1 // process id, capacity, endpoint, shutdown flag
-	subPlace    = 2 // rack, tags
-	subTasks    = 3 // previous active, previous standby
-	subOffsets  = 4 // offset sums
+	subProcess = 1 // process id, capacity, endpoint, shutdown flag
+	subPlace   = 2 // rack, tags
+	subTasks   = 3 // previous active, previous standby
+	subOffsets = 4 // offset sums
 )
 
 var subNames = map[uint64]string{subProcess: "process", subPlace: "placement", subTasks: "tasks", subOffsets: "offsets"}
