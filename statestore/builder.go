@@ -138,7 +138,6 @@ func (s Spec) validate() error {
 	return nil
 }
 
-
 // kvBuilder and friends share one implementation.
 type kvBuilder[K, V any] struct {
 	spec   Spec

@@ -56,8 +56,8 @@ type storeCore struct {
 	// Kind hooks. logKey maps an engine key to its changelog key (nil:
 	// identity). restoreKey maps a changelog key back (nil: identity) and
 	// reports false for records to skip (expired windows).
-	logKey     func(engineKey []byte) ([]byte, error)
-	restoreKey func(logKey []byte) ([]byte, bool, error)
+	logKey       func(engineKey []byte) ([]byte, error)
+	restoreKey   func(logKey []byte) ([]byte, bool, error)
 	afterRestore func() error
 	// reset forgets in-memory derived state after a Wipe.
 	reset func()
