@@ -256,6 +256,11 @@ func (e *Env) Produce(t testing.TB, recs ...*kgo.Record) {
 // offset. Transaction markers are not returned; under readCommitted records
 // of aborted transactions are not either.
 //
+// Under readCommitted, ReadAll first waits (up to 30s) until the last
+// stable offset has caught up with the high watermark, so that the markers of
+// a transaction committed just before the call are written and its records
+// are read.
+//
 // Records produced after the call are not read. Reading is done when the
 // consumer position reaches the end offset, which it does through visible
 // records and transaction markers; the one log ReadAll cannot finish is one
@@ -275,18 +280,7 @@ func (e *Env) ReadAll(t testing.TB, topic string, readCommitted bool) []*kgo.Rec
 	if err != nil {
 		t.Fatalf("kafkatest: ReadAll %s: list start offsets: %v", topic, err)
 	}
-	var ends kadm.ListedOffsets
-	if readCommitted {
-		ends, err = adm.ListCommittedOffsets(ctx, topic)
-	} else {
-		ends, err = adm.ListEndOffsets(ctx, topic)
-	}
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		t.Fatalf("kafkatest: ReadAll %s: list end offsets: %v", topic, err)
-	}
+	ends := e.endOffsets(t, ctx, adm, topic, readCommitted)
 
 	from := map[int32]kgo.Offset{}
 	end := map[int32]int64{}
@@ -360,6 +354,62 @@ func (e *Env) ReadAll(t testing.TB, topic string, readCommitted bool) []*kgo.Rec
 		out = append(out, byPart[p]...)
 	}
 	return out
+}
+
+// stableWait bounds how long ReadAll under read_committed waits for the
+// transactions on a topic to be decided.
+const stableWait = 30 * time.Second
+
+// endOffsets lists where ReadAll stops: the high watermarks, or under
+// readCommitted the last stable offsets once they have caught up with the
+// high watermarks. A transaction's commit returns to its producer before the
+// broker has written the markers, so right after a commit the last stable
+// offset can still lag; waiting for it makes a read right after a commit see
+// that commit. If a transaction stays open for stableWait, ReadAll reads up
+// to the last stable offset as it then is and logs that it did.
+func (e *Env) endOffsets(t testing.TB, ctx context.Context, adm *kadm.Client, topic string, readCommitted bool) kadm.ListedOffsets {
+	t.Helper()
+	list := func(committed bool) kadm.ListedOffsets {
+		t.Helper()
+		var (
+			offs kadm.ListedOffsets
+			err  error
+		)
+		if committed {
+			offs, err = adm.ListCommittedOffsets(ctx, topic)
+		} else {
+			offs, err = adm.ListEndOffsets(ctx, topic)
+		}
+		if err == nil {
+			err = offs.Error()
+		}
+		if err != nil {
+			t.Fatalf("kafkatest: ReadAll %s: list end offsets: %v", topic, err)
+		}
+		return offs
+	}
+	if !readCommitted {
+		return list(false)
+	}
+	deadline := time.Now().Add(stableWait)
+	for {
+		hwm := list(false)
+		lso := list(true)
+		pending := ""
+		lso.Each(func(lo kadm.ListedOffset) {
+			if h, ok := hwm.Lookup(topic, lo.Partition); ok && h.Offset > lo.Offset && pending == "" {
+				pending = fmt.Sprintf("partition %d: last stable offset %d, high watermark %d", lo.Partition, lo.Offset, h.Offset)
+			}
+		})
+		if pending == "" {
+			return lso
+		}
+		if time.Now().After(deadline) {
+			t.Logf("kafkatest: ReadAll %s: a transaction is still open after %s (%s); reading to the last stable offset", topic, stableWait, pending)
+			return lso
+		}
+		time.Sleep(pollEvery)
+	}
 }
 
 // WaitFor calls cond every 100ms until it returns nil, failing t with
