@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // PebbleOptions configures OpenPebble. Zero fields take their defaults.
@@ -32,6 +32,9 @@ type PebbleOptions struct {
 	// Logger receives pebble's own log lines (info at Debug level). Nil
 	// discards them.
 	Logger *slog.Logger
+
+	// fs replaces the file system in tests (crash simulation).
+	fs vfs.FS
 }
 
 // MemoryBound returns the bytes pebble may hold in its cache and
@@ -69,8 +72,18 @@ func OpenPebble(opts PebbleOptions) (*PebbleEngine, error) {
 	}
 	opts.ensureDefaults()
 	path := filepath.Join(opts.Dir, opts.ApplicationID)
-	if err := os.MkdirAll(path, 0o755); err != nil {
+	fsys := opts.fs
+	if fsys == nil {
+		fsys = vfs.Default
+	}
+	if err := fsys.MkdirAll(path, 0o755); err != nil {
 		return nil, fmt.Errorf("statestore: creating state dir: %w", err)
+	}
+	// Pebble syncs its own directory, not the entries that make it
+	// reachable: sync every ancestor so that a crash right after creating
+	// the state dir cannot lose it (and with it every later commit).
+	if err := syncAncestors(fsys, path); err != nil {
+		return nil, fmt.Errorf("statestore: syncing state dir: %w", err)
 	}
 	cache := pebble.NewCache(opts.CacheBytes)
 	defer cache.Unref()
@@ -80,6 +93,7 @@ func OpenPebble(opts PebbleOptions) (*PebbleEngine, error) {
 		MemTableStopWritesThreshold: 2,
 		FormatMajorVersion:          pebble.FormatNewest,
 		Logger:                      pebbleLogger{opts.Logger},
+		FS:                          opts.fs,
 	}
 	// Bloom filters make Get of absent keys (the common case for new keys
 	// in aggregations) skip most sstables.
@@ -94,6 +108,25 @@ func OpenPebble(opts PebbleOptions) (*PebbleEngine, error) {
 		return nil, fmt.Errorf("statestore: opening %s: %w", path, err)
 	}
 	return &PebbleEngine{db: db, path: path}, nil
+}
+
+func syncAncestors(fsys vfs.FS, path string) error {
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		f, err := fsys.OpenDir(dir)
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+		if parent := filepath.Dir(dir); parent == dir {
+			return nil
+		}
+	}
 }
 
 // isCorruptOpen decides whether an Open failure means damaged files (wipe
