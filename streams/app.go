@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/task"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -337,4 +339,29 @@ func (a *App) updateRebalancing() {
 		}
 	}
 	a.setStateLocked(Running)
+}
+
+// ActiveTasks returns the tasks this instance is running now, sorted.
+func (a *App) ActiveTasks() []task.ID {
+	a.mu.Lock()
+	workers := append([]*worker(nil), a.workers...)
+	a.mu.Unlock()
+	var out []task.ID
+	for _, w := range workers {
+		w.mu.Lock()
+		for id := range w.tasks {
+			out = append(out, id)
+		}
+		w.mu.Unlock()
+	}
+	slices.SortFunc(out, func(x, y task.ID) int {
+		if x.Less(y) {
+			return -1
+		}
+		if y.Less(x) {
+			return 1
+		}
+		return 0
+	})
+	return out
 }
