@@ -271,15 +271,16 @@ func TestBalancerKfake(t *testing.T) {
 	}
 	workers := []struct{ process, endpoint string }{{"P1", "p1:80"}, {"P1", "p1:80"}, {"P2", "p2:80"}}
 	states := make([]*state, len(workers))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var wg sync.WaitGroup
 	var clients []*kgo.Client
+	var cancels []context.CancelFunc
 	defer func() {
-		cancel()
+		for _, cancel := range cancels {
+			cancel()
+		}
 		wg.Wait()
 		for _, cl := range clients {
-			cl.Close()
+			cl.Close() // closing twice is fine
 		}
 	}()
 	for i, w := range workers {
@@ -301,6 +302,7 @@ func TestBalancerKfake(t *testing.T) {
 			kgo.ConsumerGroup("sluice-test"),
 			kgo.ConsumeTopics("words"),
 			kgo.Balancers(b),
+			kgo.HeartbeatInterval(100*time.Millisecond), // notice rebalances quickly
 			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 				st.mu.Lock()
 				st.assigned = slices.Sorted(slices.Values(m["words"]))
@@ -316,6 +318,8 @@ func TestBalancerKfake(t *testing.T) {
 			t.Fatal(err)
 		}
 		clients = append(clients, cl)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancels = append(cancels, cancel)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -325,43 +329,71 @@ func TestBalancerKfake(t *testing.T) {
 		}()
 	}
 
-	// Wait until the group settles: every partition assigned once, two
-	// tasks per worker, and each worker's tasks are its partitions.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		var problem string
-		all := map[int32]bool{}
-		for i, st := range states {
-			st.mu.Lock()
-			var tasks []int32
-			for _, id := range st.info.Active {
-				tasks = append(tasks, id.Partition)
+	// settle waits until the live workers hold every partition once,
+	// perWorker tasks each, each worker's tasks being its partitions, and
+	// the partitions by host match hosts.
+	settle := func(live []int, perWorker int, hosts map[string]int) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var problem string
+			all := map[int32]bool{}
+			for _, i := range live {
+				st := states[i]
+				st.mu.Lock()
+				var tasks []int32
+				for _, id := range st.info.Active {
+					tasks = append(tasks, id.Partition)
+				}
+				switch {
+				case st.calls == 0:
+					problem = fmt.Sprintf("worker %d has no assignment", i)
+				case !slices.Equal(tasks, st.assigned):
+					problem = fmt.Sprintf("worker %d: tasks %v, partitions %v", i, tasks, st.assigned)
+				case len(tasks) != perWorker:
+					problem = fmt.Sprintf("worker %d: %d tasks", i, len(tasks))
+				}
+				for _, p := range st.assigned {
+					all[p] = true
+				}
+				for h, n := range hosts {
+					if got := st.info.ActiveByHost[h]["words"]; problem == "" && len(got) != n {
+						problem = fmt.Sprintf("worker %d: partitions by host %v", i, st.info.ActiveByHost)
+					}
+				}
+				st.mu.Unlock()
 			}
-			switch {
-			case st.calls == 0:
-				problem = fmt.Sprintf("worker %d has no assignment", i)
-			case !slices.Equal(tasks, st.assigned):
-				problem = fmt.Sprintf("worker %d: tasks %v, partitions %v", i, tasks, st.assigned)
-			case len(tasks) != 2:
-				problem = fmt.Sprintf("worker %d: %d tasks", i, len(tasks))
+			if problem == "" && len(all) != 6 {
+				problem = fmt.Sprintf("partitions assigned: %v", slices.Sorted(maps.Keys(all)))
 			}
-			for _, p := range st.assigned {
-				all[p] = true
+			if problem == "" {
+				return
 			}
-			if hosts := st.info.ActiveByHost; problem == "" && (len(hosts["p1:80"]["words"]) != 4 || len(hosts["p2:80"]["words"]) != 2) {
-				problem = fmt.Sprintf("worker %d: partitions by host %v", i, hosts)
+			if time.Now().After(deadline) {
+				t.Fatalf("group did not settle: %s", problem)
 			}
-			st.mu.Unlock()
+			time.Sleep(50 * time.Millisecond)
 		}
-		if problem == "" && len(all) != 6 {
-			problem = fmt.Sprintf("partitions assigned: %v", slices.Sorted(maps.Keys(all)))
+	}
+	settle([]int{0, 1, 2}, 2, map[string]int{"p1:80": 4, "p2:80": 2})
+
+	// P2 leaves: P1's workers take its tasks and keep their own.
+	var before [][]task.ID
+	for _, st := range states[:2] {
+		st.mu.Lock()
+		before = append(before, slices.Clone(st.info.Active))
+		st.mu.Unlock()
+	}
+	cancels[2]()
+	clients[2].Close()
+	settle([]int{0, 1}, 3, map[string]int{"p1:80": 6})
+	for i, st := range states[:2] {
+		st.mu.Lock()
+		for _, id := range before[i] {
+			if !slices.Contains(st.info.Active, id) {
+				t.Errorf("worker %d lost task %s when another process left", i, id)
+			}
 		}
-		if problem == "" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("group did not settle: %s", problem)
-		}
-		time.Sleep(50 * time.Millisecond)
+		st.mu.Unlock()
 	}
 }
