@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicestreams/sluice/processor"
@@ -50,6 +51,10 @@ type App struct {
 	partitions map[string]int32
 
 	metrics metrics
+
+	// shutdownRequested is sent in the subscription after an uncaught-error
+	// handler answered ShutdownApplication.
+	shutdownRequested atomic.Bool
 }
 
 // UncaughtResponse is what the uncaught-error handler asks for, as in Kafka
@@ -63,6 +68,10 @@ const (
 	// ReplaceThread starts a new worker in place of the failed one; its
 	// tasks are reassigned and resume from their last commit.
 	ReplaceThread
+	// ShutdownApplication stops every instance of the application: the
+	// request travels through the group's next rebalance, and every
+	// instance ends in ERROR.
+	ShutdownApplication
 )
 
 // New checks the topology and the config and returns an App in state
@@ -207,13 +216,26 @@ func (a *App) workerDone(w *worker, err error) {
 	if a.uncaught != nil {
 		resp = a.uncaught(err)
 	}
-	if resp == ReplaceThread {
-		if serr := a.startWorkerLocked(); serr == nil {
-			a.log.Info("replaced failed worker", "worker", w.index)
-			return
-		} else {
-			err = errors.Join(err, serr)
+	switch resp {
+	case ReplaceThread, ShutdownApplication:
+		if resp == ShutdownApplication {
+			a.shutdownRequested.Store(true)
+			if a.fatal == nil {
+				a.fatal = err
+			}
+			// A remaining worker carries the request in its next join;
+			// without one, a new worker does.
+			if len(a.workers) > 0 {
+				a.workers[0].cl.ForceRebalance()
+				return
+			}
 		}
+		serr := a.startWorkerLocked()
+		if serr == nil {
+			a.log.Info("started a worker in place of the failed one", "worker", w.index, "response", resp)
+			return
+		}
+		err = errors.Join(err, serr)
 	}
 	if a.fatal == nil {
 		a.fatal = err
@@ -225,6 +247,32 @@ func (a *App) workerDone(w *worker, err error) {
 	}
 	a.maybeFinishLocked()
 }
+
+// shutdownByGroup stops this instance because the group asked every
+// instance to shut down. It runs on a kgo goroutine, so it hands the work to
+// a goroutine of its own.
+func (a *App) shutdownByGroup() {
+	go func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.closing {
+			return
+		}
+		if a.fatal == nil {
+			a.fatal = ErrShutdownApplication
+		}
+		a.closing = true
+		a.setStateLocked(PendingError)
+		for _, x := range a.workers {
+			x.stop(false)
+		}
+		a.maybeFinishLocked()
+	}()
+}
+
+// ErrShutdownApplication is the App's error when an instance's uncaught-error
+// handler shut the whole application down.
+var ErrShutdownApplication = errors.New("streams: the application was shut down by an instance's uncaught-error handler")
 
 func (a *App) maybeFinishLocked() {
 	if len(a.workers) > 0 || !a.closing {

@@ -323,3 +323,54 @@ func TestFailingProcessorStopsApp(t *testing.T) {
 		t.Errorf("state %s, want ERROR", app.State())
 	}
 }
+
+// TestShutdownApplication: one instance's uncaught-error handler answering
+// ShutdownApplication stops every instance of the application.
+func TestShutdownApplication(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	in, out := env.Topic(t, 2, nil), env.Topic(t, 2, nil)
+	appID := env.AppID(t)
+	top := processor.NewTopology()
+	must(t, processor.AddSource(top, "src", processor.SourceSpec[string, string]{Topics: []string{in}, KeySerde: serde.String(), ValueSerde: serde.String()}))
+	must(t, processor.AddProcessor(top, "picky", processor.Func(func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+		if r.Value == "poison" {
+			return errors.New("cannot digest")
+		}
+		return ctx.Forward(r)
+	}), "src"))
+	must(t, processor.AddSink(top, "sink", processor.SinkSpec[string, string]{Topic: out, KeySerde: serde.String(), ValueSerde: serde.String()}, "picky"))
+	var apps []*streams.App
+	for i := 0; i < 2; i++ {
+		app, err := streams.New(top, testConfig(env, appID))
+		must(t, err)
+		app.SetUncaughtHandler(func(error) streams.UncaughtResponse { return streams.ShutdownApplication })
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		must(t, app.Start(ctx))
+		cancel()
+		t.Cleanup(func() { _ = app.Close(context.Background()) })
+		apps = append(apps, app)
+	}
+	waitTasks(t, env, []int{1, 1}, apps...)
+	// One poisoned record: only the instance owning its partition fails; the
+	// other must stop because the group tells it to.
+	env.Produce(t, &kgo.Record{Topic: in, Key: []byte("x"), Value: []byte("poison")})
+	for i, app := range apps {
+		select {
+		case <-app.Done():
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("app %d did not stop", i)
+		}
+		if app.State() != streams.Error || app.Err() == nil {
+			t.Errorf("app %d: state %s, err %v; want ERROR with an error", i, app.State(), app.Err())
+		}
+	}
+	byGroup := 0
+	for _, app := range apps {
+		if errors.Is(app.Err(), streams.ErrShutdownApplication) {
+			byGroup++
+		}
+	}
+	if byGroup != 1 {
+		t.Errorf("%d apps stopped on the group's request, want 1 (errors: %v; %v)", byGroup, apps[0].Err(), apps[1].Err())
+	}
+}

@@ -7,9 +7,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sluicestreams/sluice/assignor"
 	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/task"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // topicPlan is what Start learned about the topics: names as they are on the
@@ -196,10 +197,54 @@ func (a *App) ensureTopic(ctx context.Context, name string, partitions int32, co
 	return nil
 }
 
-// balancer is the group balancer every worker uses.
-func (a *App) balancer() kgo.GroupBalancer {
-	// Range assignment gives the same partition numbers of equally
-	// partitioned topics to the same member, so co-partitioned topics move
-	// together as tasks.
-	return kgo.RangeBalancer()
+// balancer makes the task-level group balancer of one worker's client.
+func (a *App) balancer(w *worker) *assignor.Balancer {
+	return assignor.NewBalancer(assignor.BalancerConfig{
+		ProcessID: a.cfg.ProcessID,
+		Endpoint:  a.cfg.ApplicationServer,
+		Rack:      a.cfg.Rack,
+		Tags:      a.cfg.ClientTags,
+		Subscription: func() assignor.SubscriptionInfo {
+			return assignor.SubscriptionInfo{
+				Capacity:          int32(a.cfg.NumStreamThreads),
+				ShutdownRequested: a.shutdownRequested.Load(),
+			}
+		},
+		Topology: a.taskLayout,
+		Assignor: assignor.Config{
+			NumStandbyReplicas:    a.cfg.NumStandbyReplicas,
+			AcceptableRecoveryLag: a.cfg.AcceptableRecoveryLag,
+			MaxWarmupReplicas:     a.cfg.MaxWarmupReplicas,
+			RackAwareTags:         a.cfg.RackAwareTags,
+		},
+		ProbingRebalanceInterval: a.cfg.ProbingRebalanceInterval,
+		OnAssignment:             w.onAssignmentInfo,
+		Logger:                   w.log,
+	})
+}
+
+// taskLayout maps the partition counts the group leader sees to tasks: task
+// (s, p) reads partition p of every source topic of sub-topology s.
+func (a *App) taskLayout(partitions map[string]int32) (assignor.TaskLayout, error) {
+	layout := assignor.TaskLayout{Tasks: map[task.ID][]assignor.Partition{}}
+	for sub, topics := range a.plan.subTopics {
+		n := int32(-1)
+		for _, t := range topics {
+			c, ok := partitions[t]
+			if !ok {
+				return layout, fmt.Errorf("%w: the group sees no partitions of topic %q (sub-topology %d)", ErrMissingTopic, t, sub)
+			}
+			if n >= 0 && c != n {
+				return layout, fmt.Errorf("%w: sub-topology %d reads %q with %d partitions and others with %d", ErrCopartition, sub, t, c, n)
+			}
+			n = c
+		}
+		for p := int32(0); p < n; p++ {
+			id := task.ID{Subtopology: sub, Partition: p}
+			for _, t := range topics {
+				layout.Tasks[id] = append(layout.Tasks[id], assignor.Partition{Topic: t, Partition: p})
+			}
+		}
+	}
+	return layout, nil
 }

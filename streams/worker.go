@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicestreams/sluice/assignor"
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/task"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -38,6 +39,10 @@ type worker struct {
 	stopping    atomic.Bool
 	killed      atomic.Bool
 	rebalancing atomic.Bool
+
+	asgMu     sync.Mutex
+	asg       assignor.AssignmentInfo
+	probeDone bool
 
 	mu       sync.Mutex
 	tasks    map[task.ID]*task.Active
@@ -92,7 +97,7 @@ func newWorker(a *App, index int) (*worker, error) {
 		kgo.ClientID(a.cfg.ApplicationID+"-"+a.cfg.ProcessID+"-"+strconv.Itoa(index)),
 		kgo.ConsumerGroup(a.cfg.ApplicationID),
 		kgo.ConsumeTopics(a.plan.sourceTopics...),
-		kgo.Balancers(a.balancer()),
+		kgo.Balancers(a.balancer(w)),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.SessionTimeout(a.cfg.SessionTimeout),
@@ -247,9 +252,51 @@ func (w *worker) step(fetches kgo.Fetches) error {
 		w.cl.ResumeFetchPartitions(resume)
 	}
 	if w.commitDue() {
-		return w.commitLocked(w.ctx)
+		if err := w.commitLocked(w.ctx); err != nil {
+			return err
+		}
 	}
+	w.maybeProbe()
 	return nil
+}
+
+// onAssignmentInfo receives this member's assignment userdata, on kgo's
+// group goroutine, before onAssigned for the same generation.
+func (w *worker) onAssignmentInfo(info assignor.AssignmentInfo) {
+	w.asgMu.Lock()
+	w.asg = info
+	w.probeDone = false
+	w.asgMu.Unlock()
+	switch info.Error {
+	case assignor.ErrorNone:
+	case assignor.ErrorShutdownApplication:
+		w.log.Warn("the group asked every instance to shut down (an uncaught-error handler answered ShutdownApplication)")
+		w.app.shutdownByGroup()
+	default:
+		w.setFatal(fmt.Errorf("streams: worker %d: the group leader could not assign tasks: %s", w.index, info.Error))
+	}
+}
+
+func (w *worker) setFatal(err error) {
+	w.mu.Lock()
+	if w.fatal == nil {
+		w.fatal = err
+	}
+	w.mu.Unlock()
+}
+
+// maybeProbe triggers the probing rebalance the leader scheduled, once.
+func (w *worker) maybeProbe() {
+	w.asgMu.Lock()
+	due := !w.asg.NextProbingRebalance.IsZero() && !w.probeDone && time.Now().After(w.asg.NextProbingRebalance)
+	if due {
+		w.probeDone = true
+	}
+	w.asgMu.Unlock()
+	if due {
+		w.log.Info("probing rebalance: checking whether warmed-up tasks can move")
+		w.cl.ForceRebalance()
+	}
 }
 
 // processBatch is how many records a task processes before the worker moves
