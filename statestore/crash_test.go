@@ -14,7 +14,7 @@ import (
 // checkpoint must be at least the last committed one, and the data must hold
 // every write the checkpoint covers.
 func TestPebbleCrashClone(t *testing.T) {
-	for seed := int64(1); seed <= 12; seed++ {
+	for seed := int64(1); seed <= 6; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(seed), 7))
 			mem := vfs.NewCrashableMem()
