@@ -1,0 +1,200 @@
+package statestore
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+type flushed struct {
+	key, newV, oldV string
+	hasNew, hasOld  bool
+	ts              int64
+}
+
+func TestCacheMergesAndFlushes(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e Engine) {
+		log := &recLogger{}
+		m := openManager(t, e, log, 1<<20, KeyValue("kv", stringSerde{}, stringSerde{}, Caching(true)))
+		s := mustStore[KeyValueStore[string, string]](t, m, "kv")
+		var got []flushed
+		if !s.SetFlushListener(func(r FlushedRecord[string, string]) error {
+			got = append(got, flushed{r.Key, r.New, r.Old, r.HasNew, r.HasOld, r.Timestamp})
+			return nil
+		}, true) {
+			t.Fatal("SetFlushListener on a cached store returned false")
+		}
+		raw := m.stores["kv"].core.raw
+		m.SetTimestamp(1)
+		s.Put("a", "1")
+		m.SetTimestamp(2)
+		s.Put("a", "2")
+		s.Put("b", "x")
+		// Reads see the cache; the engine has nothing yet.
+		if v, ok, _ := s.Get("a"); !ok || v != "2" {
+			t.Fatalf("cached Get = %q %v", v, ok)
+		}
+		if _, ok, _ := raw.Get([]byte("a")); ok {
+			t.Fatal("engine written before flush")
+		}
+		if len(log.changes) != 0 || len(got) != 0 {
+			t.Fatal("logged or forwarded before flush")
+		}
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		want := []flushed{{"a", "2", "", true, false, 2}, {"b", "x", "", true, false, 2}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("flushed %v, want %v", got, want)
+		}
+		if len(log.changes) != 2 || log.changes[0].value != "2" {
+			t.Fatalf("changelog %v", log.changes)
+		}
+		// Second round: old values come from the engine; deletes are flushed
+		// as tombstones.
+		got, log.changes = nil, nil
+		m.SetTimestamp(3)
+		s.Put("a", "3")
+		s.Delete("b")
+		s.Put("c", "new")
+		s.Delete("c")
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		want = []flushed{{"a", "3", "2", true, true, 3}, {"b", "", "x", false, true, 3}, {"c", "", "", false, false, 3}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("flushed %v, want %v", got, want)
+		}
+		if len(log.changes) != 3 || !log.changes[1].tombstone {
+			t.Fatalf("changelog %v", log.changes)
+		}
+		// Nothing dirty: a flush does nothing.
+		got = nil
+		m.Flush()
+		if len(got) != 0 {
+			t.Fatalf("clean flush forwarded %v", got)
+		}
+	})
+}
+
+func TestCacheEvictsLRU(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e Engine) {
+		log := &recLogger{}
+		entry := int64(cacheEntryOverhead + 2 + 2) // key "kN", value "vN"
+		m := openManager(t, e, log, 4*entry, KeyValue("kv", stringSerde{}, stringSerde{}, Caching(true)),
+			KeyValue("other", stringSerde{}, stringSerde{}, Caching(true)))
+		s := mustStore[KeyValueStore[string, string]](t, m, "kv")
+		o := mustStore[KeyValueStore[string, string]](t, m, "other")
+		for i := 0; i < 4; i++ {
+			s.Put(fmt.Sprint("k", i), fmt.Sprint("v", i))
+		}
+		if len(log.changes) != 0 {
+			t.Fatalf("evicted below the bound: %v", log.changes)
+		}
+		s.Get("k0")       // k0 is now most recently used
+		o.Put("o1", "xx") // evicts k1, the least recently used
+		s.Put("k4", "v4") // evicts k2
+		if got := changeKeys(log); got != "kv/k1 kv/k2" {
+			t.Fatalf("evicted %s, want kv/k1 kv/k2", got)
+		}
+		// Evicted entries are readable from the engine.
+		if v, ok, _ := s.Get("k1"); !ok || v != "v1" {
+			t.Fatalf("evicted k1 = %q %v", v, ok)
+		}
+		if n := m.Cache().SizeBytes(); n > 4*entry {
+			t.Fatalf("cache holds %d bytes over its bound %d", n, 4*entry)
+		}
+		// Shrinking the bound evicts (and writes) the rest.
+		if err := m.Cache().SetMaxBytes(0); err != nil {
+			t.Fatal(err)
+		}
+		if got := changeKeys(log); got != "kv/k1 kv/k2 kv/k3 kv/k0 other/o1 kv/k4" {
+			t.Fatalf("after shrink changelog %s", got)
+		}
+		if m.Cache().SizeBytes() != 0 {
+			t.Fatalf("cache not empty: %d", m.Cache().SizeBytes())
+		}
+		if st := m.Cache().Stats(); st.Evictions != 6 || st.Hits == 0 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+}
+
+func changeKeys(l *recLogger) string {
+	var parts []string
+	for _, c := range l.changes {
+		parts = append(parts, c.store+"/"+c.key)
+	}
+	return strings.Join(parts, " ")
+}
+
+// TestCacheMergedIteration checks iteration over cache and engine together:
+// cached updates win, cached deletes hide engine keys.
+func TestCacheMergedIteration(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e Engine) {
+		m := openManager(t, e, nil, 1<<20, KeyValue("kv", stringSerde{}, stringSerde{}, Caching(true)))
+		s := mustStore[KeyValueStore[string, string]](t, m, "kv")
+		for _, k := range []string{"a", "b", "c", "e"} {
+			s.Put(k, "old")
+		}
+		m.Flush()
+		s.Put("b", "new")
+		s.Delete("c")
+		s.Put("d", "new")
+		s.Delete("e")
+		s.Put("f", "new")
+		s.Delete("zz") // delete of an absent key
+		if got, want := drainKV(s.All()), "a=old b=new d=new f=new"; got != want {
+			t.Fatalf("All = %q, want %q", got, want)
+		}
+		if got, want := drainKV(s.Range("b", "e")), "b=new d=new"; got != want {
+			t.Fatalf("Range = %q, want %q", got, want)
+		}
+		if n, _ := s.ApproximateNumEntries(); n != 4 {
+			t.Fatalf("count = %d", n)
+		}
+		// Writes during iteration do not disturb it.
+		it, _ := s.All()
+		var keys []string
+		for it.Next() {
+			keys = append(keys, it.Key())
+			s.Put(it.Key()+"x", "w")
+		}
+		it.Close()
+		if strings.Join(keys, ",") != "a,b,d,f" {
+			t.Fatalf("iteration with writes saw %v", keys)
+		}
+	})
+}
+
+func TestWipeAndCloseDropCache(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e Engine) {
+		log := &recLogger{}
+		m := openManager(t, e, log, 1<<20, KeyValue("kv", stringSerde{}, stringSerde{}, Caching(true)))
+		s := mustStore[KeyValueStore[string, string]](t, m, "kv")
+		s.Put("a", "1")
+		m.Flush()
+		if err := m.Commit(map[string]int64{"kv": 10}); err != nil {
+			t.Fatal(err)
+		}
+		s.Put("b", "dirty")
+		if err := m.Wipe(); err != nil {
+			t.Fatal(err)
+		}
+		if got := drainKV(s.All()); got != "" {
+			t.Fatalf("after Wipe: %q", got)
+		}
+		if _, ok, _ := m.Checkpoint("kv"); ok {
+			t.Fatal("checkpoint survived Wipe")
+		}
+		m.Flush()
+		if len(log.changes) != 1 {
+			t.Fatalf("wiped dirty entry was flushed: %v", log.changes)
+		}
+		s.Put("c", "dirty")
+		m.Close()
+		if m.Cache().SizeBytes() != 0 {
+			t.Fatal("Close kept cache entries")
+		}
+	})
+}
