@@ -41,7 +41,9 @@ type TaskLayout struct {
 	Stateful map[task.ID]int64
 }
 
-// BalancerConfig configures a Balancer. Only Topology is required.
+// BalancerConfig configures a Balancer. Topology and a process id (ProcessID
+// or from Subscription) are required: a member without a process id gets
+// ErrorAssignmentFailed.
 type BalancerConfig struct {
 	// ProcessID identifies the process (application instance); every
 	// worker of a process uses the same one. Overrides the field of the
@@ -338,6 +340,7 @@ func (m *memberBalancer) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAs
 	if out.ProbingRebalanceNeeded {
 		probe = b.cfg.Now().Add(b.cfg.ProbingRebalanceInterval)
 	}
+	hostBytes := encodeHosts(activeByHost, standbyByHost)
 	plan := make(syncPlan, 0, len(m.members))
 	for _, gm := range m.members {
 		ma := out.Member(gm.id)
@@ -349,15 +352,14 @@ func (m *memberBalancer) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAs
 		for _, id := range ma.Active {
 			parts = append(parts, layout.Tasks[id]...)
 		}
-		plan = append(plan, memberAssignment(gm.id, parts, AssignmentInfo{
+		info := AssignmentInfo{
 			Version:              version,
 			Active:               ma.Active,
 			Standby:              ma.Standby,
 			Warmup:               ma.Warmup,
-			ActiveByHost:         activeByHost,
-			StandbyByHost:        standbyByHost,
 			NextProbingRebalance: probe,
-		}))
+		}
+		plan = append(plan, memberAssignmentHosts(gm.id, parts, info, hostBytes))
 	}
 	b.log.Info("assignor: assigned", "members", len(m.members), "processes", len(in.Processes), "tasks", len(in.Tasks), "probing", out.ProbingRebalanceNeeded, "version", version)
 	return plan, nil
@@ -470,6 +472,12 @@ func addHost(m map[string]map[string][]int32, host string, layout TaskLayout, id
 }
 
 func memberAssignment(member string, parts []Partition, info AssignmentInfo) kmsg.SyncGroupRequestGroupAssignment {
+	return memberAssignmentHosts(member, parts, info, nil)
+}
+
+// memberAssignmentHosts builds one member's sync assignment with the hosts
+// section payload given (encoded once for all members).
+func memberAssignmentHosts(member string, parts []Partition, info AssignmentInfo, hosts []byte) kmsg.SyncGroupRequestGroupAssignment {
 	slices.SortFunc(parts, func(a, b Partition) int {
 		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	})
@@ -484,7 +492,7 @@ func memberAssignment(member string, parts []Partition, info AssignmentInfo) kms
 		last := &ka.Topics[len(ka.Topics)-1]
 		last.Partitions = append(last.Partitions, p.Partition)
 	}
-	ka.UserData = EncodeAssignment(info)
+	ka.UserData = encodeAssignment(info, hosts)
 	sa := kmsg.NewSyncGroupRequestGroupAssignment()
 	sa.MemberID = member
 	sa.MemberAssignment = ka.AppendTo(nil)

@@ -5,6 +5,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
 	"github.com/sluicestreams/sluice/task"
 )
 
@@ -71,6 +74,66 @@ func BenchmarkAssign(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(bc.ntask)*float64(b.N)/b.Elapsed().Seconds(), "tasks/s")
+		})
+	}
+}
+
+// BenchmarkLeaderBalance measures the whole leader path of the Balancer:
+// decoding subscriptions, Assign, and encoding every member's assignment. It
+// reports the size of the SyncGroup assignments, which grows with members x
+// partitions when processes have endpoints: every member gets the
+// partitions-by-host map for interactive queries.
+func BenchmarkLeaderBalance(b *testing.B) {
+	for _, bc := range []struct {
+		nproc, ntask int
+		iq           bool
+	}{{100, 1000, true}, {1000, 10000, false}, {1000, 10000, true}} {
+		b.Run(fmt.Sprintf("tasks=%d/procs=%d/endpoints=%t", bc.ntask, bc.nproc, bc.iq), func(b *testing.B) {
+			in := benchInput(bc.nproc, bc.ntask, true)
+			layout := TaskLayout{Tasks: map[task.ID][]Partition{}, Stateful: map[task.ID]int64{}}
+			for _, t := range in.Tasks {
+				layout.Tasks[t.ID] = []Partition{{fmt.Sprintf("topic-%d", t.ID.Subtopology), t.ID.Partition}}
+				if t.Stateful {
+					layout.Stateful[t.ID] = t.EndOffsetSum
+				}
+			}
+			bal := NewBalancer(BalancerConfig{Assignor: in.Config, Topology: func(map[string]int32) (TaskLayout, error) { return layout, nil }})
+			var members []kmsg.JoinGroupResponseMember
+			for _, m := range in.Members {
+				var p Process
+				for _, q := range in.Processes {
+					if q.ID == m.ProcessID {
+						p = q
+					}
+				}
+				meta := kmsg.NewConsumerMemberMetadata()
+				meta.Version = 3
+				meta.Topics = []string{"topic-0"}
+				sub := SubscriptionInfo{ProcessID: p.ID, Capacity: 2, Rack: p.Rack,
+					PrevActive: m.PrevActive, PrevStandby: m.PrevStandby, OffsetSums: p.OffsetSums}
+				if bc.iq {
+					sub.Endpoint = p.ID + ":80"
+				}
+				meta.UserData = EncodeSubscription(sub)
+				jm := kmsg.NewJoinGroupResponseMember()
+				jm.MemberID = m.ID
+				jm.ProtocolMetadata = meta.AppendTo(nil)
+				members = append(members, jm)
+			}
+			b.ReportAllocs()
+			var size int
+			for b.Loop() {
+				mb, _, _ := bal.MemberBalancer(members)
+				into, err := mb.(kgo.GroupMemberBalancerOrError).BalanceOrError(nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = 0
+				for _, sa := range into.IntoSyncAssignment() {
+					size += len(sa.MemberAssignment)
+				}
+			}
+			b.ReportMetric(float64(size), "sync-bytes")
 		})
 	}
 }

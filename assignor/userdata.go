@@ -226,11 +226,18 @@ var asgNames = map[uint64]string{asgTasks: "tasks", asgHosts: "hosts", asgProbin
 // or newer than this package; sections newer than the version are left out).
 // The output is deterministic.
 func EncodeAssignment(a AssignmentInfo) []byte {
+	return encodeAssignment(a, encodeHosts(a.ActiveByHost, a.StandbyByHost))
+}
+
+// encodeAssignment encodes a with the hosts section payload given: the
+// leader encodes the (large, shared) host maps once for all members.
+func encodeAssignment(a AssignmentInfo, hosts []byte) []byte {
 	v := a.Version
 	if v <= 0 || v > CurrentVersion {
 		v = CurrentVersion
 	}
 	var e encoder
+	e.b = make([]byte, 0, 32+len(hosts))
 	e.uvarint(uint64(v))
 	e.uvarint(CurrentVersion)
 	e.section(asgTasks, func(e *encoder) {
@@ -238,10 +245,11 @@ func EncodeAssignment(a AssignmentInfo) []byte {
 		e.ids(a.Standby)
 		e.ids(a.Warmup)
 	})
-	e.section(asgHosts, func(e *encoder) {
-		hostMap(e, a.ActiveByHost)
-		hostMap(e, a.StandbyByHost)
-	})
+	if len(hosts) > 0 {
+		e.uvarint(asgHosts)
+		e.uvarint(uint64(len(hosts)))
+		e.b = append(e.b, hosts...)
+	}
 	e.section(asgProbing, func(e *encoder) {
 		var ms int64
 		if !a.NextProbingRebalance.IsZero() {
@@ -253,50 +261,115 @@ func EncodeAssignment(a AssignmentInfo) []byte {
 	return e.b
 }
 
-func hostMap(e *encoder, m map[string]map[string][]int32) {
-	hosts := slices.Sorted(maps.Keys(m))
+// encodeHosts encodes the payload of the hosts section; nil when both maps
+// are empty. The layout is topic-major, which is what keeps it small: the
+// host names once, then for every topic and every partition number the
+// indexes of the hosts that hold it:
+//
+//	uvarint n, n x string                    hosts, sorted
+//	2 x (active, standby):
+//	  uvarint t, t x (string topic,          topics, sorted
+//	    uvarint p, p x (uvarint k,           partitions 0..p-1
+//	      k x uvarint host index))
+func encodeHosts(active, standby map[string]map[string][]int32) []byte {
+	if len(active) == 0 && len(standby) == 0 {
+		return nil
+	}
+	hostSet := map[string]struct{}{}
+	for h := range active {
+		hostSet[h] = struct{}{}
+	}
+	for h := range standby {
+		hostSet[h] = struct{}{}
+	}
+	hosts := slices.Sorted(maps.Keys(hostSet))
+	index := make(map[string]int, len(hosts))
+	var e encoder
 	e.uvarint(uint64(len(hosts)))
-	for _, h := range hosts {
+	for i, h := range hosts {
+		index[h] = i
 		e.str(h)
-		topics := slices.Sorted(maps.Keys(m[h]))
+	}
+	for _, m := range []map[string]map[string][]int32{active, standby} {
+		// topic -> partition -> host indexes
+		byTopic := map[string][][]int{}
+		for _, h := range hosts {
+			for t, ps := range m[h] {
+				for _, p := range ps {
+					if p < 0 {
+						continue
+					}
+					parts := byTopic[t]
+					if int(p) >= len(parts) {
+						parts = append(parts, make([][]int, int(p)+1-len(parts))...)
+						byTopic[t] = parts
+					}
+					parts[p] = append(parts[p], index[h])
+				}
+			}
+		}
+		topics := slices.Sorted(maps.Keys(byTopic))
 		e.uvarint(uint64(len(topics)))
 		for _, t := range topics {
 			e.str(t)
-			ps := slices.Clone(m[h][t])
-			slices.Sort(ps)
-			e.uvarint(uint64(len(ps)))
-			for _, p := range ps {
-				e.uvarint(uint64(uint32(p)))
+			parts := byTopic[t]
+			e.uvarint(uint64(len(parts)))
+			for _, hs := range parts {
+				e.uvarint(uint64(len(hs)))
+				for _, h := range hs {
+					e.uvarint(uint64(h))
+				}
 			}
 		}
 	}
+	return e.b
 }
 
-func readHostMap(d *decoder, field string) map[string]map[string][]int32 {
-	n := d.count(field, 2)
-	if n == 0 {
-		return nil
-	}
-	m := make(map[string]map[string][]int32, n)
+func readHosts(d *decoder) (active, standby map[string]map[string][]int32) {
+	n := d.count("hosts", 1)
+	hosts := make([]string, 0, n)
 	for i := 0; i < n && d.err == nil; i++ {
-		h := d.str(fmt.Sprintf("%s host %d", field, i))
-		if _, dup := m[h]; dup && d.err == nil {
-			d.fail(field, fmt.Sprintf("host %q repeated", h))
-		}
-		nt := d.count(fmt.Sprintf("%s host %q topics", field, h), 2)
-		topics := make(map[string][]int32, nt)
-		for j := 0; j < nt && d.err == nil; j++ {
-			t := d.str(fmt.Sprintf("%s host %q topic %d", field, h, j))
-			np := d.count(fmt.Sprintf("%s host %q topic %q partitions", field, h, t), 1)
-			ps := make([]int32, 0, np)
-			for k := 0; k < np && d.err == nil; k++ {
-				ps = append(ps, d.int32(fmt.Sprintf("%s host %q topic %q partition %d", field, h, t, k)))
-			}
-			topics[t] = ps
-		}
-		m[h] = topics
+		hosts = append(hosts, d.str(fmt.Sprintf("host %d", i)))
 	}
-	return m
+	read := func(field string) map[string]map[string][]int32 {
+		nt := d.count(field+" topics", 2)
+		var m map[string]map[string][]int32
+		seen := map[string]bool{}
+		for i := 0; i < nt && d.err == nil; i++ {
+			t := d.str(fmt.Sprintf("%s topic %d", field, i))
+			if seen[t] && d.err == nil {
+				d.fail(field, fmt.Sprintf("topic %q repeated", t))
+			}
+			seen[t] = true
+			np := d.count(fmt.Sprintf("%s topic %q partitions", field, t), 1)
+			for p := 0; p < np && d.err == nil; p++ {
+				k := d.count(fmt.Sprintf("%s topic %q partition %d hosts", field, t, p), 1)
+				for j := 0; j < k && d.err == nil; j++ {
+					h := d.uvarint(fmt.Sprintf("%s topic %q partition %d host", field, t, p))
+					if d.err != nil {
+						break
+					}
+					if h >= uint64(len(hosts)) {
+						d.fail(fmt.Sprintf("%s topic %q partition %d host", field, t, p), fmt.Sprintf("index %d beyond the %d hosts", h, len(hosts)))
+						break
+					}
+					if m == nil {
+						m = map[string]map[string][]int32{}
+					}
+					hm := m[hosts[h]]
+					if hm == nil {
+						hm = map[string][]int32{}
+						m[hosts[h]] = hm
+					}
+					hm[t] = append(hm[t], int32(p))
+				}
+			}
+		}
+		return m
+	}
+	active = read("active")
+	standby = read("standby")
+	return active, standby
 }
 
 // DecodeAssignment decodes assignment userdata of any version: fields of
@@ -312,8 +385,7 @@ func DecodeAssignment(b []byte) (AssignmentInfo, error) {
 			a.Standby = d.ids("standby")
 			a.Warmup = d.ids("warmup")
 		case asgHosts:
-			a.ActiveByHost = readHostMap(d, "active by host")
-			a.StandbyByHost = readHostMap(d, "standby by host")
+			a.ActiveByHost, a.StandbyByHost = readHosts(d)
 		case asgProbing:
 			if ms := d.varint("next probing rebalance"); ms != 0 {
 				a.NextProbingRebalance = time.UnixMilli(ms)

@@ -72,8 +72,8 @@ func TestEncodingIsCompact(t *testing.T) {
 	if n := len(EncodeSubscription(sampleSubscription())); n != 88 {
 		t.Fatalf("subscription is %d bytes, was 88", n)
 	}
-	if n := len(EncodeAssignment(sampleAssignment())); n != 104 {
-		t.Fatalf("assignment is %d bytes, was 104", n)
+	if n := len(EncodeAssignment(sampleAssignment())); n != 101 {
+		t.Fatalf("assignment is %d bytes, was 101", n)
 	}
 }
 
