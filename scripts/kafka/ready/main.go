@@ -39,6 +39,8 @@ func main() {
 		kgo.RequestRetries(2),
 		kgo.RecordDeliveryTimeout(10*time.Second),
 		kgo.MetadataMinAge(250*time.Millisecond),
+		// Brokers are coming up: retry soon rather than backing off.
+		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
 	)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ready:", err)
