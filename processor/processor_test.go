@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/serde"
+	"github.com/sluicestreams/sluice/statestore"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -56,9 +57,9 @@ func upper() processor.Supplier[string, string, string, string] {
 	})
 }
 
-type namedStore string
-
-func (s namedStore) Name() string { return string(s) }
+func namedStore(name string) processor.StoreBuilder {
+	return statestore.KeyValue(name, serde.String(), serde.Int64())
+}
 
 func TestValidationErrors(t *testing.T) {
 	cases := []struct {

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/sluicestreams/sluice/serde"
+	"github.com/sluicestreams/sluice/statestore"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -89,12 +90,10 @@ type storeDef struct {
 	processors []string
 }
 
-// StoreBuilder describes a state store to the topology: its name, and how the
-// runtime makes one per task. Package statestore provides the builders; the
-// runtime asserts to its own richer interface when it opens stores.
-type StoreBuilder interface {
-	Name() string
-}
+// StoreBuilder describes a state store to the topology: its spec (name,
+// kind, persistence, logging, caching) and how the runtime makes one per task.
+// statestore.KeyValue, Window, Session and TimestampedKeyValue make them.
+type StoreBuilder = statestore.Builder
 
 // OffsetReset says where a source starts reading a partition that has no
 // committed offset.
@@ -297,10 +296,10 @@ func AddSink[K, V any](t *Topology, name string, spec SinkSpec[K, V], parents ..
 // store are always in the same sub-topology.
 func (t *Topology) AddStateStore(b StoreBuilder, processors ...string) error {
 	t.built = nil
-	if b == nil || b.Name() == "" {
+	if b == nil || b.Spec().Name == "" {
 		return t.fail(fmt.Errorf("%w: state store without a name", ErrInvalidTopology))
 	}
-	name := b.Name()
+	name := b.Spec().Name
 	if _, dup := t.storeBy[name]; dup {
 		return t.fail(fmt.Errorf("%w: state store %q is already added", ErrInvalidTopology, name))
 	}
@@ -355,7 +354,7 @@ func (t *Topology) structure() (*structure, error) {
 	}
 	for _, sd := range t.stores {
 		if len(sd.processors) == 0 {
-			return nil, fmt.Errorf("%w: state store %q is not connected to any processor", ErrInvalidTopology, sd.builder.Name())
+			return nil, fmt.Errorf("%w: state store %q is not connected to any processor", ErrInvalidTopology, sd.builder.Spec().Name)
 		}
 	}
 	s := buildStructure(t)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/statestore"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -23,6 +24,10 @@ type Config struct {
 	BufferedRecordsPerPartition int
 	// Now returns the wall-clock time; nil means time.Now.
 	Now func() time.Time
+	// Stores, if set, are the task's state stores: the task stamps them with
+	// each record's timestamp, serves them to processors (unless
+	// TaskEnv.Stores is set), and closes them with the task.
+	Stores *statestore.Manager
 }
 
 // Active is a running task: its partition queues, stream time and the
@@ -44,6 +49,8 @@ type Active struct {
 
 	commitNeeded    bool
 	commitRequested bool
+
+	stores *statestore.Manager
 }
 
 // TopicPartition names one partition of a topic.
@@ -84,6 +91,17 @@ func NewActive(id ID, partitions []TopicPartition, top *processor.Topology, env 
 			a.byTP[tp.Topic] = map[int32]*partitionQueue{}
 		}
 		a.byTP[tp.Topic][tp.Partition] = q
+	}
+	a.stores = cfg.Stores
+	if a.stores != nil && env.Stores == nil {
+		m := a.stores
+		env.Stores = func(name string) (processor.StateStore, error) {
+			st, ok := m.Store(name)
+			if !ok {
+				return nil, fmt.Errorf("task: %s has no state store %q: %w", id, name, processor.ErrUnknownStore)
+			}
+			return st, nil
+		}
 	}
 	env.StreamTime = a.StreamTime
 	userCommit := env.RequestCommit
@@ -292,6 +310,9 @@ func (a *Active) Process(max int, onError ErrorHandler) (int, error) {
 			if item.ts > a.streamTime {
 				a.streamTime = item.ts
 			}
+			if a.stores != nil {
+				a.stores.SetTimestamp(item.ts)
+			}
 			err = a.graph.Process(item.rec, item.ts)
 		}
 		if err != nil {
@@ -321,6 +342,9 @@ func (a *Active) wrap(rec *kgo.Record, err error) error {
 
 // PunctuateWallClock fires due wall-clock punctuators.
 func (a *Active) PunctuateWallClock() error {
+	if a.stores != nil {
+		a.stores.SetTimestamp(a.cfg.Now().UnixMilli())
+	}
 	fired, err := a.graph.PunctuateWallClock()
 	if fired {
 		a.commitNeeded = true
@@ -371,13 +395,35 @@ func (a *Active) Committed() {
 	a.commitRequested = false
 }
 
-// Close closes the processor graph and drops queued records.
+// Stores returns the task's state stores, or nil.
+func (a *Active) Stores() *statestore.Manager { return a.stores }
+
+// FlushState writes cached store changes to the engine and the changelogs.
+// The commit sequence is: FlushState, flush the producer, commit offsets,
+// then the stores' Commit with the changelog offsets.
+func (a *Active) FlushState() error {
+	if a.stores == nil {
+		return nil
+	}
+	if err := a.stores.Flush(); err != nil {
+		return &Error{Task: a.id, Offset: -1, Err: err}
+	}
+	return nil
+}
+
+// Close closes the processor graph, drops queued records, and releases the
+// task's stores (without flushing them: flush and commit first for a clean
+// close).
 func (a *Active) Close() error {
 	for _, q := range a.parts {
 		q.clear()
 	}
 	a.buffered = 0
-	if err := a.graph.Close(); err != nil {
+	err := a.graph.Close()
+	if a.stores != nil {
+		err = errors.Join(err, a.stores.Close())
+	}
+	if err != nil {
 		return &Error{Task: a.id, Offset: -1, Err: err}
 	}
 	return nil
