@@ -15,8 +15,12 @@ import (
 	"github.com/sluicestreams/sluice/task"
 )
 
-// ProtocolName is the group protocol name of the Balancer.
-const ProtocolName = "sluice"
+// Group protocol names of the Balancer. All members of a group must use the
+// same one.
+const (
+	ProtocolName            = "sluice"
+	CooperativeProtocolName = "sluice-cooperative"
+)
 
 // DefaultProbingRebalanceInterval is Kafka Streams'
 // probing.rebalance.interval.ms.
@@ -86,6 +90,13 @@ type BalancerConfig struct {
 	// Logger receives problems with peers' userdata and failed
 	// assignments. Nil discards.
 	Logger *slog.Logger
+	// Cooperative selects incremental cooperative rebalancing (KIP-429):
+	// members keep the partitions that stay theirs through a rebalance,
+	// and a task that changes owner is first revoked from the old owner
+	// and given to the new one in the follow-up rebalance kgo triggers.
+	// The default is eager: every member gives up all partitions at every
+	// rebalance. All members must agree (the protocol names differ).
+	Cooperative bool
 	// Now is the clock, for tests. Nil means time.Now.
 	Now func() time.Time
 }
@@ -123,11 +134,15 @@ func NewBalancer(cfg BalancerConfig) *Balancer {
 }
 
 // ProtocolName implements kgo.GroupBalancer.
-func (*Balancer) ProtocolName() string { return ProtocolName }
+func (b *Balancer) ProtocolName() string {
+	if b.cfg.Cooperative {
+		return CooperativeProtocolName
+	}
+	return ProtocolName
+}
 
-// IsCooperative implements kgo.GroupBalancer: the protocol is eager, every
-// member gives up its partitions at each rebalance.
-func (*Balancer) IsCooperative() bool { return false }
+// IsCooperative implements kgo.GroupBalancer; see BalancerConfig.Cooperative.
+func (b *Balancer) IsCooperative() bool { return b.cfg.Cooperative }
 
 // LastAssignment returns the assignment userdata most recently parsed for this
 // member.
@@ -235,6 +250,11 @@ func (b *Balancer) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.G
 			if meta.Rack != nil {
 				gm.kgoRack = *meta.Rack
 			}
+			for _, o := range meta.OwnedPartitions {
+				for _, p := range o.Partitions {
+					gm.owned = append(gm.owned, Partition{o.Topic, p})
+				}
+			}
 			gm.sub, gm.err = DecodeSubscription(meta.UserData)
 			if gm.err != nil {
 				gm.err = fmt.Errorf("assignor: member %s: %w", m.MemberID, gm.err)
@@ -252,6 +272,7 @@ type groupMember struct {
 	id      string
 	sub     SubscriptionInfo
 	kgoRack string
+	owned   []Partition
 	err     error
 }
 
@@ -341,6 +362,19 @@ func (m *memberBalancer) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAs
 		probe = b.cfg.Now().Add(b.cfg.ProbingRebalanceInterval)
 	}
 	hostBytes := encodeHosts(activeByHost, standbyByHost)
+	// Cooperative: a partition still owned by another member is revoked
+	// there first; its task goes to the new owner in the next rebalance.
+	owner := map[Partition]string{}
+	if b.cfg.Cooperative {
+		for _, gm := range m.members {
+			for _, p := range gm.owned {
+				if _, ok := owner[p]; !ok {
+					owner[p] = gm.id
+				}
+			}
+		}
+	}
+	withheld := 0
 	plan := make(syncPlan, 0, len(m.members))
 	for _, gm := range m.members {
 		ma := out.Member(gm.id)
@@ -349,19 +383,29 @@ func (m *memberBalancer) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAs
 			continue
 		}
 		var parts []Partition
+		var active []task.ID
+	tasks:
 		for _, id := range ma.Active {
+			for _, p := range layout.Tasks[id] {
+				if o, ok := owner[p]; ok && o != gm.id {
+					withheld++
+					continue tasks
+				}
+			}
+			active = append(active, id)
 			parts = append(parts, layout.Tasks[id]...)
 		}
 		info := AssignmentInfo{
 			Version:              version,
-			Active:               ma.Active,
+			Active:               active,
 			Standby:              ma.Standby,
 			Warmup:               ma.Warmup,
 			NextProbingRebalance: probe,
 		}
 		plan = append(plan, memberAssignmentHosts(gm.id, parts, info, hostBytes))
 	}
-	b.log.Info("assignor: assigned", "members", len(m.members), "processes", len(in.Processes), "tasks", len(in.Tasks), "probing", out.ProbingRebalanceNeeded, "version", version)
+	b.log.Info("assignor: assigned", "members", len(m.members), "processes", len(in.Processes), "tasks", len(in.Tasks),
+		"probing", out.ProbingRebalanceNeeded, "version", version, "withheld", withheld)
 	return plan, nil
 }
 

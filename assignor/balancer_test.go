@@ -254,9 +254,16 @@ func TestLeaderPathStateful(t *testing.T) {
 	}
 }
 
-// TestBalancerKfake runs three group members on an in-process cluster: two
-// workers of one process and one of another.
+// TestBalancerKfake runs group members on an in-process cluster: two
+// workers of one process and one of another, joining one after another, then
+// the other process leaving. No partition is ever held by two members.
 func TestBalancerKfake(t *testing.T) {
+	for _, coop := range []bool{false, true} {
+		t.Run(map[bool]string{false: "eager", true: "cooperative"}[coop], func(t *testing.T) { testBalancerKfake(t, coop) })
+	}
+}
+
+func testBalancerKfake(t *testing.T, cooperative bool) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(6, "words"))
 	if err != nil {
 		t.Fatal(err)
@@ -269,27 +276,38 @@ func TestBalancerKfake(t *testing.T) {
 		assigned []int32
 		calls    int
 	}
+	var (
+		ownersMu sync.Mutex
+		owners   = map[int32]int{}
+		overlaps []string
+	)
 	workers := []struct{ process, endpoint string }{{"P1", "p1:80"}, {"P1", "p1:80"}, {"P2", "p2:80"}}
 	states := make([]*state, len(workers))
 	var wg sync.WaitGroup
-	var clients []*kgo.Client
-	var cancels []context.CancelFunc
+	clients := make([]*kgo.Client, len(workers))
+	cancels := make([]context.CancelFunc, len(workers))
 	defer func() {
 		for _, cancel := range cancels {
-			cancel()
+			if cancel != nil {
+				cancel()
+			}
 		}
 		wg.Wait()
 		for _, cl := range clients {
-			cl.Close() // closing twice is fine
+			if cl != nil {
+				cl.Close() // closing twice is fine
+			}
 		}
 	}()
-	for i, w := range workers {
+	start := func(i int) {
+		w := workers[i]
 		st := &state{}
 		states[i] = st
 		b := NewBalancer(BalancerConfig{
-			ProcessID: w.process,
-			Endpoint:  w.endpoint,
-			Topology:  coPartitioned("words"),
+			ProcessID:   w.process,
+			Endpoint:    w.endpoint,
+			Topology:    coPartitioned("words"),
+			Cooperative: cooperative,
 			OnAssignment: func(a AssignmentInfo) {
 				st.mu.Lock()
 				st.info = a
@@ -303,23 +321,40 @@ func TestBalancerKfake(t *testing.T) {
 			kgo.ConsumeTopics("words"),
 			kgo.Balancers(b),
 			kgo.HeartbeatInterval(100*time.Millisecond), // notice rebalances quickly
+			// Both callbacks get what changed: everything when eager,
+			// the difference when cooperative.
 			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+				ownersMu.Lock()
+				for _, p := range m["words"] {
+					if o, ok := owners[p]; ok && o != i {
+						overlaps = append(overlaps, fmt.Sprintf("partition %d given to worker %d while worker %d holds it", p, i, o))
+					}
+					owners[p] = i
+				}
+				ownersMu.Unlock()
 				st.mu.Lock()
-				st.assigned = slices.Sorted(slices.Values(m["words"]))
+				st.assigned = slices.Sorted(slices.Values(append(st.assigned, m["words"]...)))
 				st.mu.Unlock()
 			}),
-			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, _ map[string][]int32) {
+			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+				ownersMu.Lock()
+				for _, p := range m["words"] {
+					if owners[p] == i {
+						delete(owners, p)
+					}
+				}
+				ownersMu.Unlock()
 				st.mu.Lock()
-				st.assigned = nil
+				st.assigned = slices.DeleteFunc(st.assigned, func(p int32) bool { return slices.Contains(m["words"], p) })
 				st.mu.Unlock()
 			}),
 		)
 		if err != nil {
 			t.Fatal(err)
 		}
-		clients = append(clients, cl)
+		clients[i] = cl
 		ctx, cancel := context.WithCancel(context.Background())
-		cancels = append(cancels, cancel)
+		cancels[i] = cancel
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -375,6 +410,11 @@ func TestBalancerKfake(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+	start(0)
+	settle([]int{0}, 6, map[string]int{"p1:80": 6})
+	start(1)
+	settle([]int{0, 1}, 3, map[string]int{"p1:80": 6})
+	start(2)
 	settle([]int{0, 1, 2}, 2, map[string]int{"p1:80": 4, "p2:80": 2})
 
 	// P2 leaves: P1's workers take its tasks and keep their own.
@@ -395,5 +435,36 @@ func TestBalancerKfake(t *testing.T) {
 			}
 		}
 		st.mu.Unlock()
+	}
+	ownersMu.Lock()
+	defer ownersMu.Unlock()
+	for _, o := range overlaps {
+		t.Error(o)
+	}
+}
+
+// TestLeaderPathCooperative: a task whose partition another member still
+// owns is withheld from its new owner until that member has revoked it.
+func TestLeaderPathCooperative(t *testing.T) {
+	topics := []string{"t"}
+	cfg := BalancerConfig{Topology: coPartitioned(topics...), Cooperative: true}
+	a, b := cfg, cfg
+	a.ProcessID, b.ProcessID = "A", "B"
+	a.Subscription = func() SubscriptionInfo {
+		return SubscriptionInfo{PrevActive: []task.ID{tid(0, 0), tid(0, 1), tid(0, 2), tid(0, 3)}}
+	}
+	leader := NewBalancer(a)
+	if leader.ProtocolName() != CooperativeProtocolName || !leader.IsCooperative() {
+		t.Fatal("not cooperative")
+	}
+	ma := kmsg.NewJoinGroupResponseMember()
+	ma.MemberID = "a"
+	ma.ProtocolMetadata = leader.JoinGroupMetadata(topics, map[string][]int32{"t": {0, 1, 2, 3}}, 1)
+	out := balance(t, leader, []kmsg.JoinGroupResponseMember{ma, joinMember(t, "b", NewBalancer(b), topics)}, map[string]int32{"t": 4})
+	if got := out["a"].parts["t"]; len(got) != 2 {
+		t.Fatalf("a keeps %v, want two partitions", got)
+	}
+	if got := out["b"]; len(got.parts["t"]) != 0 || len(got.info.Active) != 0 {
+		t.Fatalf("b got %v / %v while a still owns them", got.parts, got.info.Active)
 	}
 }
