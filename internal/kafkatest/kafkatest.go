@@ -508,13 +508,21 @@ func (e *Env) nodeDown(id int32) bool {
 	if err != nil {
 		return false
 	}
-	prefix := fmt.Sprintf("c3 node %d ", id)
-	for _, line := range strings.Split(string(out), "\n") {
+	stopped, found := nodeStopped(string(out), 3, id)
+	return found && stopped
+}
+
+// nodeStopped reads `scripts/kafka.sh status` output ("c3 node 2  addr ...
+// running pid 123 ..." or "... stopped ...") for node id of the cluster of
+// n brokers.
+func nodeStopped(status string, n int, id int32) (stopped, found bool) {
+	prefix := fmt.Sprintf("c%d node %d ", n, id)
+	for _, line := range strings.Split(status, "\n") {
 		if strings.HasPrefix(line, prefix) {
-			return strings.Contains(line, " stopped ")
+			return strings.Contains(line, " stopped "), true
 		}
 	}
-	return false
+	return false, false
 }
 
 func (e *Env) kafkaScript(t testing.TB, args ...string) {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -254,5 +256,62 @@ func TestRepoRoot(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
 		t.Fatalf("RepoRoot %s has no go.mod: %v", root, err)
+	}
+}
+
+// TestKafkaScriptStatus runs scripts/kafka.sh against an empty state
+// directory: it must list every node as stopped in the format nodeStopped
+// reads, and reject bad arguments.
+func TestKafkaScriptStatus(t *testing.T) {
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(root, "scripts", "kafka.sh")
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(script, args...)
+		cmd.Env = append(os.Environ(), "SLUICE_KAFKA_DIR="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, n := range []int{1, 3} {
+		out, err := run("status", "--brokers", strconv.Itoa(n))
+		if err != nil {
+			t.Fatalf("status --brokers %d: %v\n%s", n, err, out)
+		}
+		for id := int32(1); id <= int32(n); id++ {
+			stopped, found := nodeStopped(out, n, id)
+			if !found || !stopped {
+				t.Fatalf("status --brokers %d: node %d found=%v stopped=%v in\n%s", n, id, found, stopped, out)
+			}
+		}
+		if _, found := nodeStopped(out, n, int32(n)+1); found {
+			t.Fatalf("status --brokers %d lists node %d:\n%s", n, n+1, out)
+		}
+	}
+	for _, args := range [][]string{
+		{"status", "--brokers", "2"},
+		{"frobnicate"},
+		{"kill-node", "--brokers", "3"},
+		{"kill-node", "4", "--brokers", "3"},
+	} {
+		if out, err := run(args...); err == nil {
+			t.Fatalf("kafka.sh %v succeeded:\n%s", args, out)
+		}
+	}
+}
+
+func TestNodeStopped(t *testing.T) {
+	status := "c3 node 1  127.0.0.1:29092 (controller 29093)  running pid 42  log x\n" +
+		"c3 node 2  127.0.0.1:29192 (controller 29193)  stopped  log y\n"
+	tests := []struct {
+		id             int32
+		stopped, found bool
+	}{{1, false, true}, {2, true, true}, {3, false, false}}
+	for _, tt := range tests {
+		stopped, found := nodeStopped(status, 3, tt.id)
+		if stopped != tt.stopped || found != tt.found {
+			t.Errorf("node %d: stopped=%v found=%v, want %v %v", tt.id, stopped, found, tt.stopped, tt.found)
+		}
 	}
 }
