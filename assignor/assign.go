@@ -24,9 +24,13 @@ import (
 //  2. A task whose balanced owner is not caught up stays on a caught-up
 //     process instead, and the balanced owner gets a warmup replica (at most
 //     Config.MaxWarmupReplicas in the group); ProbingRebalanceNeeded is set.
-//  3. Stateless actives fill up every process to its share of all tasks.
+//  3. Stateless actives fill up every process to its share of all tasks
+//     (counting deferred tasks at their balanced owner, so that stateless
+//     tasks need not move again when the warmups finish).
 //  4. Standbys go to other processes, spread over racks / tag values first,
-//     then kept where they were, then to the least loaded.
+//     then kept where they were, then to the least loaded; a last pass
+//     moves standbys off processes above their share where the spread
+//     allows.
 //  5. Each process's tasks are split over its members the same way.
 func Assign(in Input) (Assignment, error) {
 	s, err := newSolver(in)
