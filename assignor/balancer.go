@@ -37,12 +37,28 @@ type Partition struct {
 type TaskLayout struct {
 	// Tasks lists, for every task, the source topic partitions it reads.
 	// Co-partitioned topics of one sub-topology are in the same task, so
-	// they always move together. A partition in no task is not assigned.
+	// they always move together. A partition in no task is not assigned;
+	// a partition in two tasks is an error. List only partitions of the
+	// topics Topology was given: members consume what they are assigned.
 	Tasks map[task.ID][]Partition
 	// Stateful holds the tasks with state and the sum of the end offsets
 	// of their changelog partitions (the lag reference). Nil when the
 	// topology is stateless.
 	Stateful map[task.ID]int64
+}
+
+// validate checks that no partition belongs to two tasks.
+func (l TaskLayout) validate() error {
+	seen := map[Partition]task.ID{}
+	for _, id := range slices.SortedFunc(maps.Keys(l.Tasks), compareID) {
+		for _, p := range l.Tasks[id] {
+			if other, dup := seen[p]; dup && other != id {
+				return fmt.Errorf("assignor: partition %d of %s is in tasks %s and %s", p.Partition, p.Topic, other, id)
+			}
+			seen[p] = id
+		}
+	}
+	return nil
 }
 
 // BalancerConfig configures a Balancer. Topology and a process id (ProcessID
@@ -328,6 +344,9 @@ func (m *memberBalancer) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAs
 		}
 	}
 	layout, err := b.cfg.Topology(topics)
+	if err == nil {
+		err = layout.validate()
+	}
 	if err != nil {
 		b.log.Error("assignor: topology does not fit the topics", "err", err)
 		return fail(ErrorIncompatibleTopology), nil

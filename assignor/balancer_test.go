@@ -468,3 +468,21 @@ func TestLeaderPathCooperative(t *testing.T) {
 		t.Fatalf("b got %v / %v while a still owns them", got.parts, got.info.Active)
 	}
 }
+
+func TestLeaderPathOverlappingTasks(t *testing.T) {
+	var logs bytes.Buffer
+	b := NewBalancer(BalancerConfig{
+		ProcessID: "A",
+		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
+		Topology: func(map[string]int32) (TaskLayout, error) {
+			return TaskLayout{Tasks: map[task.ID][]Partition{tid(0, 0): {{"t", 0}}, tid(1, 0): {{"t", 0}}}}, nil
+		},
+	})
+	out := balance(t, b, []kmsg.JoinGroupResponseMember{joinMember(t, "m", b, []string{"t"})}, map[string]int32{"t": 1})
+	if got := out["m"].info.Error; got != ErrorIncompatibleTopology {
+		t.Fatalf("got %v, want ErrorIncompatibleTopology", got)
+	}
+	if !strings.Contains(logs.String(), "partition 0 of t is in tasks 0_0 and 1_0") {
+		t.Fatalf("log: %s", logs.String())
+	}
+}
