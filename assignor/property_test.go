@@ -532,3 +532,24 @@ func TestAssignErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestAssignEdges(t *testing.T) {
+	// No tasks: every process and member gets an empty assignment.
+	out := mustAssign(t, Input{Processes: []Process{{ID: "a"}}, Members: []Member{{ID: "m", ProcessID: "a"}}})
+	if len(out.Processes) != 1 || len(out.Members) != 1 || len(out.Processes[0].Active) != 0 {
+		t.Fatalf("got %s", formatAssignment(out))
+	}
+	// Nothing at all.
+	if out, err := Assign(Input{}); err != nil || len(out.Processes) != 0 {
+		t.Fatalf("got %+v, %v", out, err)
+	}
+	// One process cannot hold standbys of its own tasks.
+	out = mustAssign(t, Input{
+		Processes: []Process{{ID: "a"}},
+		Tasks:     []Task{{ID: tid(0, 0), Stateful: true}},
+		Config:    Config{NumStandbyReplicas: 2},
+	})
+	if pa := out.Processes[0]; len(pa.Active) != 1 || len(pa.Standby) != 0 {
+		t.Fatalf("got %s", formatAssignment(out))
+	}
+}
