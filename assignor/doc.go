@@ -14,7 +14,8 @@
 //     while the new owner warms up, and a probing rebalance finishes the move.
 //
 //   - Balancer is a kgo.GroupBalancer (protocol "sluice", classic group
-//     protocol, eager) that runs Assign on the group leader. Members send a
+//     protocol; eager, or cooperative with BalancerConfig.Cooperative) that
+//     runs Assign on the group leader. Members send a
 //     SubscriptionInfo in their JoinGroup userdata and receive an
 //     AssignmentInfo in their SyncGroup userdata, next to the partitions of
 //     their active tasks. Both are versioned so that members of different
