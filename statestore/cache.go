@@ -7,7 +7,7 @@ import (
 
 // cacheEntryOverhead approximates the bytes a cache entry costs beyond its
 // key and value (entry struct, skiplist node and links).
-const cacheEntryOverhead = 112
+const cacheEntryOverhead = 160
 
 // Cache is the record cache of one task: a byte-bounded LRU over the cached
 // stores of the task. Puts to the same key merge; on Flush or when an entry
@@ -87,7 +87,10 @@ type cacheEntry struct {
 
 // namedCache is the part of a Cache that belongs to one store.
 type namedCache struct {
-	c     *Cache
+	c *Cache
+	// byKey answers point lookups without walking idx, the sorted index
+	// that range iteration needs.
+	byKey map[string]*cacheEntry
 	idx   *skiplist[*cacheEntry]
 	dirty cacheEntry // circular list sentinel, in order of last write
 	// write sends flushed entries (in order) to the engine and beyond.
@@ -98,7 +101,7 @@ func (c *Cache) newNamed(write func([]*cacheEntry) error) *namedCache {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seed++
-	nc := &namedCache{c: c, idx: newSkiplist[*cacheEntry](c.seed), write: write}
+	nc := &namedCache{c: c, byKey: map[string]*cacheEntry{}, idx: newSkiplist[*cacheEntry](c.seed), write: write}
 	nc.dirty.dirtyNext, nc.dirty.dirtyPrev = &nc.dirty, &nc.dirty
 	return nc
 }
@@ -135,13 +138,12 @@ func (nc *namedCache) get(key []byte) (value []byte, known bool) {
 	c := nc.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := nc.idx.get(key)
-	if n == nil {
+	e := nc.byKey[string(key)]
+	if e == nil {
 		c.misses++
 		return nil, false
 	}
 	c.hits++
-	e := n.val
 	c.lruUnlink(e)
 	c.lruPushBack(e)
 	return e.value, true
@@ -156,10 +158,8 @@ func (nc *namedCache) put(key, value []byte, ts int64) error {
 		v = []byte{}
 	}
 	c.mu.Lock()
-	n := nc.idx.get(key)
-	var e *cacheEntry
-	if n != nil {
-		e = n.val
+	e := nc.byKey[string(key)]
+	if e != nil {
 		c.size -= e.size
 		e.value, e.ts = v, ts
 		c.lruUnlink(e)
@@ -172,6 +172,7 @@ func (nc *namedCache) put(key, value []byte, ts int64) error {
 			e.key = []byte{}
 		}
 		nc.idx.set(e.key, e)
+		nc.byKey[string(e.key)] = e
 	}
 	e.size = int64(len(e.key)+len(e.value)) + cacheEntryOverhead
 	c.size += e.size
@@ -183,11 +184,17 @@ func (nc *namedCache) put(key, value []byte, ts int64) error {
 	return writeEvicted(ev)
 }
 
-// evictLocked removes least recently used entries until the cache is within
-// its bound and returns the dirty ones, grouped per store in eviction order.
+// evictLocked, when the cache is over its bound, removes least recently
+// used entries until it is 1/16 below the bound (so that evictions reach
+// the engine in batches rather than one write per put) and returns the
+// dirty ones in eviction order.
 func (c *Cache) evictLocked() []*cacheEntry {
+	if c.size <= c.max {
+		return nil
+	}
+	target := c.max - c.max/16
 	var out []*cacheEntry
-	for c.size > c.max && c.lru.lruNext != &c.lru {
+	for c.size > target && c.lru.lruNext != &c.lru {
 		e := c.lru.lruNext
 		c.removeLocked(e)
 		c.evicts++
@@ -202,19 +209,28 @@ func (c *Cache) evictLocked() []*cacheEntry {
 func (c *Cache) removeLocked(e *cacheEntry) {
 	c.lruUnlink(e)
 	e.nc.idx.remove(e.key)
+	delete(e.nc.byKey, string(e.key))
 	c.size -= e.size
 }
 
+// writeEvicted writes evicted entries, one batch per store, stores in the
+// order of their first evicted entry and entries in eviction order.
 func writeEvicted(ev []*cacheEntry) error {
-	for i := 0; i < len(ev); {
-		j := i + 1
-		for j < len(ev) && ev[j].nc == ev[i].nc {
-			j++
+	if len(ev) == 0 {
+		return nil
+	}
+	var order []*namedCache
+	per := map[*namedCache][]*cacheEntry{}
+	for _, e := range ev {
+		if _, ok := per[e.nc]; !ok {
+			order = append(order, e.nc)
 		}
-		if err := ev[i].nc.write(ev[i:j]); err != nil {
+		per[e.nc] = append(per[e.nc], e)
+	}
+	for _, nc := range order {
+		if err := nc.write(per[nc]); err != nil {
 			return err
 		}
-		i = j
 	}
 	return nil
 }
@@ -266,6 +282,7 @@ func (nc *namedCache) dropRangeLocked(from, to []byte) {
 	nc.idx.removeRange(from, to, func(n *slNode[*cacheEntry]) {
 		e := n.val
 		c.lruUnlink(e)
+		delete(nc.byKey, string(e.key))
 		c.size -= e.size
 		if e.dirty {
 			nc.dirtyUnlink(e)
