@@ -10,7 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluicestreams/sluice/changelog"
 	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/statestore"
 	"github.com/sluicestreams/sluice/task"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -51,6 +53,12 @@ type App struct {
 	partitions map[string]int32
 
 	metrics metrics
+
+	engine       *statestore.PebbleEngine
+	restorer     *changelog.Restorer
+	restoreCl    *kgo.Client
+	stopRestorer context.CancelFunc
+	restorerDone chan struct{}
 
 	// shutdownRequested is sent in the subscription after an uncaught-error
 	// handler answered ShutdownApplication.
@@ -158,6 +166,11 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.plan = plan
+	if err := a.openState(ctx); err != nil {
+		a.closeState()
+		cl.Close()
+		return err
+	}
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -283,6 +296,7 @@ func (a *App) maybeFinishLocked() {
 		return
 	default:
 	}
+	a.closeState()
 	if a.state == PendingError {
 		a.setStateLocked(Error)
 	} else {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sluicestreams/sluice/changelog"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"gopkg.in/yaml.v3"
 )
@@ -69,6 +70,17 @@ type Config struct {
 	// CacheMaxBytes (statestore.cache.max.bytes) bounds the record caches of
 	// all tasks of this instance together. Default 10 MiB.
 	CacheMaxBytes int64
+	// PebbleCacheBytes bounds the block cache of the instance's pebble
+	// database, shared by every persistent store of every task. Default 8
+	// MiB. With PebbleMemTableBytes (default 4 MiB; pebble keeps at most
+	// two memtables) and CacheMaxBytes it bounds the memory state takes,
+	// whatever the number of tasks and stores.
+	PebbleCacheBytes    int64
+	PebbleMemTableBytes int64
+	// RestoreListener hears about state restoration (start, batches,
+	// end); nil means none. Restorations are also logged at Info with
+	// their figures.
+	RestoreListener changelog.Listener
 	// MaxTaskIdle (max.task.idle.ms): how long a task waits for an empty
 	// input partition that may still have data. Default 0; negative never
 	// waits.
@@ -241,6 +253,8 @@ type yamlConfig struct {
 	CommitIntervalMs            *int64            `yaml:"commit.interval.ms"`
 	StateDir                    string            `yaml:"state.dir"`
 	CacheMaxBytes               int64             `yaml:"statestore.cache.max.bytes"`
+	PebbleCacheBytes            int64             `yaml:"pebble.cache.bytes"`
+	PebbleMemTableBytes         int64             `yaml:"pebble.memtable.bytes"`
 	MaxTaskIdleMs               *int64            `yaml:"max.task.idle.ms"`
 	BufferedRecordsPerPartition int               `yaml:"buffered.records.per.partition"`
 	NumStandbyReplicas          int               `yaml:"num.standby.replicas"`
@@ -290,6 +304,8 @@ func ParseConfig(data []byte) (Config, error) {
 		CommitInterval:              ms(y.CommitIntervalMs),
 		StateDir:                    y.StateDir,
 		CacheMaxBytes:               y.CacheMaxBytes,
+		PebbleCacheBytes:            y.PebbleCacheBytes,
+		PebbleMemTableBytes:         y.PebbleMemTableBytes,
 		BufferedRecordsPerPartition: y.BufferedRecordsPerPartition,
 		NumStandbyReplicas:          y.NumStandbyReplicas,
 		AcceptableRecoveryLag:       y.AcceptableRecoveryLag,

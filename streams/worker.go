@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sluicestreams/sluice/assignor"
+	"github.com/sluicestreams/sluice/changelog"
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/task"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -44,13 +45,15 @@ type worker struct {
 	asg       assignor.AssignmentInfo
 	probeDone bool
 
-	mu       sync.Mutex
-	tasks    map[task.ID]*task.Active
-	byTP     map[string]map[int32]*task.Active
-	meta     map[string]map[int32]fetchedOffset
-	fatal    error
-	lastCmt  time.Time
-	produced produceErrors
+	mu        sync.Mutex
+	restoring map[task.ID]*changelog.Job
+	loggers   map[task.ID]*changeLogger
+	tasks     map[task.ID]*task.Active
+	byTP      map[string]map[int32]*task.Active
+	meta      map[string]map[int32]fetchedOffset
+	fatal     error
+	lastCmt   time.Time
+	produced  produceErrors
 }
 
 // fetchedOffset is a committed offset read back on assignment, with the
@@ -87,6 +90,7 @@ func newWorker(a *App, index int) (*worker, error) {
 	w := &worker{
 		app: a, index: index, log: a.log.With("worker", index),
 		tasks: map[task.ID]*task.Active{}, byTP: map[string]map[int32]*task.Active{},
+		restoring: map[task.ID]*changelog.Job{}, loggers: map[task.ID]*changeLogger{},
 		meta: map[string]map[int32]fetchedOffset{},
 	}
 	w.ctx, w.kill = context.WithCancel(context.Background())
@@ -233,11 +237,17 @@ func (w *worker) step(fetches kgo.Fetches) error {
 	if pause != nil {
 		w.cl.PauseFetchPartitions(pause)
 	}
+	if err := w.finishRestores(); err != nil {
+		return err
+	}
 	if err := w.processLocked(); err != nil {
 		return err
 	}
 	var resume map[string][]int32
-	for _, t := range w.tasks {
+	for id, t := range w.tasks {
+		if w.restoring[id] != nil {
+			continue
+		}
 		for _, tp := range t.Resumable() {
 			if resume == nil {
 				resume = map[string][]int32{}
@@ -308,7 +318,10 @@ const processBatch = 1000
 func (w *worker) processLocked() error {
 	for {
 		progress := false
-		for _, t := range w.tasks {
+		for id, t := range w.tasks {
+			if w.restoring[id] != nil {
+				continue
+			}
 			n, err := t.Process(processBatch, w.handleRecordError)
 			w.app.metrics.processed.Add(int64(n))
 			if err != nil {
@@ -342,8 +355,11 @@ func (w *worker) pollTimeout() time.Duration {
 	defer w.mu.Unlock()
 	d := w.app.cfg.CommitInterval - time.Since(w.lastCmt)
 	now := time.Now().UnixMilli()
-	for _, t := range w.tasks {
-		if t.Buffered() > 0 {
+	if len(w.restoring) > 0 {
+		d = min(d, 50*time.Millisecond)
+	}
+	for id, t := range w.tasks {
+		if t.Buffered() > 0 && w.restoring[id] == nil {
 			return 5 * time.Millisecond
 		}
 		if next, ok := t.Graph().NextWallClock(); ok {
@@ -370,6 +386,11 @@ func (w *worker) commitLocked(ctx context.Context) error {
 func (w *worker) commitTasks(ctx context.Context, tasks []*task.Active) error {
 	if len(tasks) == 0 {
 		return nil
+	}
+	for _, t := range tasks {
+		if err := t.FlushState(); err != nil {
+			return err
+		}
 	}
 	if err := w.cl.Flush(ctx); err != nil {
 		return fmt.Errorf("streams: worker %d: flushing produced records: %w", w.index, err)
@@ -415,20 +436,70 @@ func (w *worker) commitTasks(ctx context.Context, tasks []*task.Active) error {
 				}
 			}
 		})
-		if cerr != nil {
-			if isRebalanceError(cerr) {
-				// The group moved on: the new owners start from the last
-				// commit and redo this work (at-least-once).
-				w.log.Warn("offset commit lost to a rebalance; records since the last commit will be reprocessed", "err", cerr)
-				return nil
-			}
+		if cerr != nil && !isRebalanceError(cerr) {
 			return fmt.Errorf("streams: worker %d: committing offsets: %w", w.index, cerr)
 		}
+		if cerr != nil {
+			// The group moved on: the new owners start from the last
+			// commit and redo this work (at-least-once). The checkpoints
+			// below still hold: they describe the changelogs, not the input.
+			w.log.Warn("offset commit lost to a rebalance; records since the last commit will be reprocessed", "err", cerr)
+			w.checkpoint(tasks)
+			return nil
+		}
+	}
+	if err := w.checkpoint(tasks); err != nil {
+		return err
 	}
 	for _, t := range tasks {
 		t.Committed()
 	}
 	w.app.metrics.commits.Add(1)
+	return nil
+}
+
+// checkpoint makes the tasks' state durable with the changelog offsets it
+// corresponds to (one synced batch per task).
+func (w *worker) checkpoint(tasks []*task.Active) error {
+	for _, t := range tasks {
+		cl := w.loggers[t.ID()]
+		if t.Stores() == nil || cl == nil {
+			continue
+		}
+		offs := cl.offsets()
+		if len(offs) == 0 {
+			continue
+		}
+		if err := t.Stores().Commit(offs); err != nil {
+			return &task.Error{Task: t.ID(), Offset: -1, Err: err}
+		}
+	}
+	return nil
+}
+
+// finishRestores starts the tasks whose restoration finished.
+func (w *worker) finishRestores() error {
+	for id, job := range w.restoring {
+		select {
+		case <-job.Done():
+		default:
+			continue
+		}
+		if err := job.Err(); err != nil {
+			return err
+		}
+		delete(w.restoring, id)
+		t := w.tasks[id]
+		if err := t.Init(); err != nil {
+			return err
+		}
+		resume := map[string][]int32{}
+		for _, tp := range t.Partitions() {
+			resume[tp.Topic] = append(resume[tp.Topic], tp.Partition)
+		}
+		w.cl.ResumeFetchPartitions(resume)
+		w.log.Info("task restored", "task", id.String(), "records", job.Restored())
+	}
 	return nil
 }
 
@@ -443,15 +514,82 @@ func (w *worker) closeTasks(clean bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for id, t := range w.tasks {
+		if job := w.restoring[id]; job != nil {
+			w.app.restorer.Cancel(job)
+		}
 		if err := t.Close(); err != nil {
 			w.log.Warn("closing task", "task", id.String(), "clean", clean, "err", err)
 		}
 	}
 	clear(w.tasks)
 	clear(w.byTP)
+	clear(w.restoring)
+	clear(w.loggers)
 }
 
-func (w *worker) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+// splitCache gives each task of the worker an equal share of the worker's
+// part of statestore.cache.max.bytes.
+func (w *worker) splitCache() {
+	if len(w.tasks) == 0 {
+		return
+	}
+	share := w.app.cfg.CacheMaxBytes / int64(w.app.cfg.NumStreamThreads) / int64(len(w.tasks))
+	for id, t := range w.tasks {
+		if m := t.Stores(); m != nil {
+			if err := m.Cache().SetMaxBytes(share); err != nil {
+				w.log.Warn("resizing a task's record cache", "task", id.String(), "err", err)
+			}
+		}
+	}
+}
+
+// newTask creates a task with its stores. If the stores need restoring, the
+// returned job restores them and the task is initialized when it is done;
+// otherwise the task is initialized now.
+func (w *worker) newTask(ctx context.Context, id task.ID, tps []task.TopicPartition) (*task.Active, *changelog.Job, error) {
+	cl := newChangeLogger(w, id.Partition)
+	mgr, err := w.openStores(id, cl)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := task.NewActive(id, tps, w.app.top, processor.TaskEnv{
+		ApplicationID: w.app.cfg.ApplicationID,
+		Collector:     &collector{w: w},
+		Logger:        w.log,
+	}, task.Config{MaxTaskIdle: w.app.cfg.MaxTaskIdle, BufferedRecordsPerPartition: w.app.cfg.BufferedRecordsPerPartition, Stores: mgr})
+	if err != nil {
+		if mgr != nil {
+			_ = mgr.Close()
+		}
+		return nil, nil, err
+	}
+	w.loggers[id] = cl
+	if mgr != nil && w.app.restorer != nil {
+		pctx, cancel := context.WithTimeout(ctx, time.Minute)
+		job, err := w.app.restorer.Prepare(pctx, id.String(), id.Partition, w.app.cfg.ApplicationID, mgr)
+		cancel()
+		if err != nil {
+			_ = t.Close()
+			return nil, nil, err
+		}
+		if len(job.Stores) > 0 {
+			for _, sr := range job.Stores {
+				if sr.From < 0 {
+					w.log.Info("restoring a store from the start of its changelog (no local checkpoint: new, in-memory, or its state was lost)", "task", id.String(), "store", sr.Store)
+				}
+			}
+			w.app.restorer.Add(job)
+			return t, job, nil
+		}
+	}
+	if err := t.Init(); err != nil {
+		_ = t.Close()
+		return nil, nil, err
+	}
+	return t, nil, nil
+}
+
+func (w *worker) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	w.mu.Lock()
 	defer func() {
 		w.mu.Unlock()
@@ -482,17 +620,18 @@ func (w *worker) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 			w.fatal = fmt.Errorf("streams: worker %d: task %s got %d of its %d input partitions: co-partitioned topics must be assigned together", w.index, id, len(tps), want)
 			return
 		}
-		t, err := task.NewActive(id, tps, w.app.top, processor.TaskEnv{
-			ApplicationID: w.app.cfg.ApplicationID,
-			Collector:     &collector{w: w},
-			Logger:        w.log,
-		}, task.Config{MaxTaskIdle: w.app.cfg.MaxTaskIdle, BufferedRecordsPerPartition: w.app.cfg.BufferedRecordsPerPartition})
-		if err == nil {
-			err = t.Init()
-		}
+		t, job, err := w.newTask(ctx, id, tps)
 		if err != nil {
 			w.fatal = fmt.Errorf("streams: worker %d: creating task %s: %w", w.index, id, err)
 			return
+		}
+		if job != nil {
+			w.restoring[id] = job
+			pause := map[string][]int32{}
+			for _, tp := range tps {
+				pause[tp.Topic] = append(pause[tp.Topic], tp.Partition)
+			}
+			w.cl.PauseFetchPartitions(pause)
 		}
 		for _, tp := range tps {
 			if fo, ok := w.meta[tp.Topic][tp.Partition]; ok {
@@ -506,6 +645,7 @@ func (w *worker) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 		}
 		w.tasks[id] = t
 	}
+	w.splitCache()
 	w.log.Info("tasks assigned", "tasks", len(byTask), "total", len(w.tasks))
 }
 
@@ -539,7 +679,7 @@ func (w *worker) dropTasks(ctx context.Context, parts map[string][]int32, commit
 	if commit && w.fatal == nil {
 		var dirty []*task.Active
 		for _, t := range tasks {
-			if t.CommitNeeded() {
+			if w.restoring[t.ID()] == nil && t.CommitNeeded() {
 				dirty = append(dirty, t)
 			}
 		}
@@ -548,6 +688,10 @@ func (w *worker) dropTasks(ctx context.Context, parts map[string][]int32, commit
 		}
 	}
 	for _, t := range tasks {
+		if job := w.restoring[t.ID()]; job != nil {
+			w.app.restorer.Cancel(job)
+			delete(w.restoring, t.ID())
+		}
 		if err := t.Close(); err != nil {
 			w.log.Warn("closing task", "task", t.ID().String(), "err", err)
 		}
@@ -555,6 +699,7 @@ func (w *worker) dropTasks(ctx context.Context, parts map[string][]int32, commit
 			delete(w.byTP[tp.Topic], tp.Partition)
 		}
 		delete(w.tasks, t.ID())
+		delete(w.loggers, t.ID())
 	}
 	for topic, ps := range parts {
 		for _, p := range ps {

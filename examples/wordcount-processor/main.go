@@ -1,0 +1,166 @@
+// Command wordcount-processor counts words with Sluice's Processor API: a
+// source reads lines, a processor splits them and counts each word in a
+// persistent key-value store, and a sink writes every new count.
+//
+//	go run ./examples/wordcount-processor -input FILE   # embedded cluster, prints "word count" lines
+//	go run ./examples/wordcount-processor -brokers 127.0.0.1:9092 -input FILE
+//
+// With no -input it runs until interrupted, counting what arrives on the
+// input topic.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/sluicestreams/sluice/examples/internal/exampleutil"
+	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/serde"
+	"github.com/sluicestreams/sluice/statestore"
+	"github.com/sluicestreams/sluice/streams"
+)
+
+type options struct {
+	brokers  string
+	input    string
+	appID    string
+	inTopic  string
+	outTopic string
+	stateDir string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.brokers, "brokers", "", "comma-separated Kafka brokers; empty runs an embedded cluster")
+	flag.StringVar(&o.input, "input", "", "a text file whose lines are produced to the input topic; the program prints the final counts and exits")
+	flag.StringVar(&o.appID, "app", "wordcount-processor", "application.id")
+	flag.StringVar(&o.inTopic, "in", "wordcount-input", "input topic")
+	flag.StringVar(&o.outTopic, "out", "wordcount-output", "output topic")
+	flag.StringVar(&o.stateDir, "state-dir", "", "state directory (default: a temporary one)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "wordcount-processor:", err)
+		os.Exit(1)
+	}
+}
+
+// Topology builds the word count: lines -> split-and-count (store "counts")
+// -> counts topic.
+func Topology(in, out string) (*processor.Topology, error) {
+	t := processor.NewTopology()
+	if err := processor.AddSource(t, "lines", processor.SourceSpec[string, string]{
+		Topics: []string{in}, KeySerde: serde.String(), ValueSerde: serde.String(),
+	}); err != nil {
+		return nil, err
+	}
+	if err := processor.AddProcessor(t, "count", func() processor.Processor[string, string, string, int64] {
+		return &counter{}
+	}, "lines"); err != nil {
+		return nil, err
+	}
+	if err := t.AddStateStore(statestore.KeyValue("counts", serde.String(), serde.Int64()), "count"); err != nil {
+		return nil, err
+	}
+	if err := processor.AddSink(t, "counts-out", processor.SinkSpec[string, int64]{
+		Topic: out, KeySerde: serde.String(), ValueSerde: serde.Int64(),
+	}, "count"); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// counter splits lines into words and counts them.
+type counter struct {
+	ctx    processor.Context[string, int64]
+	counts statestore.KeyValueStore[string, int64]
+}
+
+func (c *counter) Init(ctx processor.Context[string, int64]) error {
+	c.ctx = ctx
+	var err error
+	c.counts, err = processor.GetStore[statestore.KeyValueStore[string, int64]](ctx, "counts")
+	return err
+}
+
+func (c *counter) Process(r processor.Record[string, string]) error {
+	for _, w := range exampleutil.Words(r.Value) {
+		n, _, err := c.counts.Get(w)
+		if err != nil {
+			return err
+		}
+		n++
+		if err := c.counts.Put(w, n); err != nil {
+			return err
+		}
+		if err := c.ctx.Forward(processor.Record[string, int64]{Key: w, Value: n, Timestamp: r.Timestamp}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *counter) Close() error { return nil }
+
+func run(ctx context.Context, o options, stdout io.Writer) error {
+	brokers, stopCluster, err := exampleutil.Cluster(o.brokers)
+	if err != nil {
+		return err
+	}
+	defer stopCluster()
+	if err := exampleutil.CreateTopics(ctx, brokers, 3, o.inTopic, o.outTopic); err != nil {
+		return err
+	}
+	top, err := Topology(o.inTopic, o.outTopic)
+	if err != nil {
+		return err
+	}
+	stateDir := o.stateDir
+	if stateDir == "" {
+		if stateDir, err = os.MkdirTemp("", "wordcount-processor-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(stateDir)
+	}
+	app, err := streams.New(top, streams.Config{
+		ApplicationID:  o.appID,
+		Brokers:        brokers,
+		StateDir:       stateDir,
+		CommitInterval: 100 * time.Millisecond,
+	})
+	if err != nil {
+		return err
+	}
+	if o.input == "" {
+		return app.Run(ctx)
+	}
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	defer app.Close(context.Background())
+	if _, err := exampleutil.ProduceLines(ctx, brokers, o.inTopic, o.input); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := exampleutil.WaitCommitted(wctx, brokers, o.appID, o.inTopic); err != nil {
+		return err
+	}
+	if err := app.Close(wctx); err != nil {
+		return err
+	}
+	counts, err := exampleutil.LatestValues(wctx, brokers, o.outTopic, func(b []byte) (int64, error) {
+		return serde.Int64().Deserialize(o.outTopic, b)
+	})
+	if err != nil {
+		return err
+	}
+	exampleutil.PrintSorted(stdout, counts)
+	return nil
+}

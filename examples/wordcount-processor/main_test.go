@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicestreams/sluice/internal/kafkatest"
+)
+
+// javaCounts counts words the way Kafka Streams' WordCountDemo does, with a
+// regular expression instead of the example's splitter, so the two can catch
+// each other's mistakes.
+func javaCounts(t *testing.T, path string) map[string]int {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	nonWord := regexp.MustCompile(`[^a-zA-Z0-9_]+`)
+	counts := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		for _, w := range nonWord.Split(strings.ToLower(sc.Text()), -1) {
+			if w != "" {
+				counts[w]++
+			}
+		}
+	}
+	return counts
+}
+
+func TestWordCountProcessor(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	in, out := env.Topic(t, 3, nil), env.Topic(t, 3, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var stdout bytes.Buffer
+	err := run(ctx, options{
+		brokers: strings.Join(env.Brokers(), ","), input: "testdata/input.txt",
+		appID: env.AppID(t), inTopic: in, outTopic: out, stateDir: t.TempDir(),
+	}, &stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := javaCounts(t, "testdata/input.txt")
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("printed %d words, want %d:\n%s", len(lines), len(want), stdout.String())
+	}
+	prev := ""
+	for _, l := range lines {
+		word, n, ok := strings.Cut(l, " ")
+		got, err := strconv.Atoi(n)
+		if !ok || err != nil || want[word] != got {
+			t.Errorf("line %q; want %q %d", l, word, want[word])
+		}
+		if word <= prev {
+			t.Errorf("%q printed after %q: not sorted", word, prev)
+		}
+		prev = word
+	}
+}

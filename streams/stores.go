@@ -1,0 +1,193 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sluicestreams/sluice/changelog"
+	"github.com/sluicestreams/sluice/statestore"
+	"github.com/sluicestreams/sluice/task"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// openState opens the instance's pebble engine (if the topology has
+// persistent stores), creates the changelog topics, and starts the restorer.
+// A corrupt state directory is wiped, with a log line saying so; its tasks
+// are then restored from their changelogs.
+func (a *App) openState(ctx context.Context) error {
+	subs, err := a.top.Subtopologies()
+	if err != nil {
+		return err
+	}
+	persistent, logged := false, false
+	for _, sub := range subs {
+		builders, err := a.top.StoreBuilders(sub.ID)
+		if err != nil {
+			return err
+		}
+		var tasks int32
+		for _, t := range a.plan.subTopics[sub.ID] {
+			tasks = max(tasks, a.plan.partitions[t])
+		}
+		for _, b := range builders {
+			spec := b.Spec()
+			persistent = persistent || !spec.InMemory
+			if !spec.Logging {
+				continue
+			}
+			logged = true
+			if err := a.ensureTopic(ctx, statestore.ChangelogTopic(a.cfg.ApplicationID, spec.Name), tasks, changelog.TopicConfig(spec)); err != nil {
+				return err
+			}
+		}
+	}
+	if persistent {
+		opts := statestore.PebbleOptions{
+			Dir: a.cfg.StateDir, ApplicationID: a.cfg.ApplicationID,
+			CacheBytes: a.cfg.PebbleCacheBytes, MemTableBytes: a.cfg.PebbleMemTableBytes,
+			Logger: a.log,
+		}
+		eng, err := statestore.OpenPebble(opts)
+		if errors.Is(err, statestore.ErrCorrupt) {
+			a.log.Warn("the state directory is corrupt; deleting it and restoring every task from its changelogs", "dir", a.cfg.StateDir, "err", err)
+			if rerr := os.RemoveAll(stateDir(a.cfg)); rerr != nil {
+				return fmt.Errorf("streams: removing corrupt state dir: %w", rerr)
+			}
+			eng, err = statestore.OpenPebble(opts)
+		}
+		if err != nil {
+			return fmt.Errorf("streams: opening state: %w", err)
+		}
+		a.engine = eng
+	}
+	if logged {
+		opts := append([]kgo.Opt{kgo.SeedBrokers(a.cfg.Brokers...)}, a.cfg.ClientOpts...)
+		opts = append(opts, kgo.ClientID(a.cfg.ApplicationID+"-"+a.cfg.ProcessID+"-restore"))
+		opts = append(opts, changelog.RestoreClientOpts(a.cfg.Guarantee == ExactlyOnceV2)...)
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			return fmt.Errorf("streams: restore client: %w", err)
+		}
+		a.restoreCl = cl
+		a.restorer = changelog.NewRestorer(cl, a.cfg.Guarantee == ExactlyOnceV2, a.cfg.RestoreListener, a.log)
+		rctx, cancel := context.WithCancel(context.Background())
+		a.stopRestorer = cancel
+		a.restorerDone = make(chan struct{})
+		go func() {
+			defer close(a.restorerDone)
+			a.restorer.Run(rctx)
+		}()
+	}
+	return nil
+}
+
+// closeState stops the restorer and closes the engine, after every worker
+// has stopped.
+func (a *App) closeState() {
+	if a.stopRestorer != nil {
+		a.stopRestorer()
+		<-a.restorerDone
+		a.restoreCl.Close()
+	}
+	if a.engine != nil {
+		if err := a.engine.Close(); err != nil {
+			a.log.Warn("closing the state engine", "err", err)
+		}
+	}
+}
+
+func stateDir(cfg Config) string {
+	return cfg.StateDir + string(os.PathSeparator) + cfg.ApplicationID
+}
+
+// openStores opens the stores of a new task, or returns nil if it has none.
+func (w *worker) openStores(id task.ID, cl *changeLogger) (*statestore.Manager, error) {
+	builders, err := w.app.top.StoreBuilders(id.Subtopology)
+	if err != nil || len(builders) == 0 {
+		return nil, err
+	}
+	var eng statestore.Engine
+	if w.app.engine != nil {
+		eng = w.app.engine
+	}
+	return statestore.OpenManager(statestore.ManagerConfig{
+		ApplicationID: w.app.cfg.ApplicationID,
+		Task:          id.String(),
+		Partition:     id.Partition,
+		Engine:        eng,
+		Stores:        builders,
+		ChangeLogger:  cl,
+		CacheMaxBytes: w.app.cfg.CacheMaxBytes,
+	})
+}
+
+// changeLogger produces one task's store changes to their changelogs and
+// remembers the offsets the broker gave them, for the checkpoints.
+type changeLogger struct {
+	w         *worker
+	partition int32
+	targets   map[string]*logTarget
+}
+
+type logTarget struct {
+	topic string
+	mu    sync.Mutex
+	next  int64 // offset after the last acknowledged change; -1 if none since the last commit
+	onAck func(*kgo.Record, error)
+}
+
+func newChangeLogger(w *worker, partition int32) *changeLogger {
+	return &changeLogger{w: w, partition: partition, targets: map[string]*logTarget{}}
+}
+
+func (c *changeLogger) LogChange(store string, key, value []byte, timestamp int64) error {
+	t := c.targets[store]
+	if t == nil {
+		t = &logTarget{topic: statestore.ChangelogTopic(c.w.app.cfg.ApplicationID, store), next: -1}
+		t.onAck = func(r *kgo.Record, err error) {
+			if err != nil {
+				c.w.onProduced(r, err)
+				return
+			}
+			t.mu.Lock()
+			if r.Offset+1 > t.next {
+				t.next = r.Offset + 1
+			}
+			t.mu.Unlock()
+		}
+		c.targets[store] = t
+	}
+	// The store may reuse key and value; one allocation holds both copies.
+	buf := make([]byte, len(key)+len(value))
+	copy(buf, key)
+	copy(buf[len(key):], value)
+	r := &kgo.Record{Topic: t.topic, Partition: c.partition, Context: manualPartition, Key: buf[:len(key):len(key)], Timestamp: time.UnixMilli(timestamp)}
+	if value != nil {
+		r.Value = buf[len(key):]
+	}
+	c.w.cl.Produce(c.w.ctx, r, t.onAck)
+	return nil
+}
+
+// offsets returns the changelog offsets acknowledged since the last call,
+// per store: the checkpoints to write after a commit. Call it after the
+// producer was flushed.
+func (c *changeLogger) offsets() map[string]int64 {
+	var out map[string]int64
+	for store, t := range c.targets {
+		t.mu.Lock()
+		if t.next >= 0 {
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[store] = t.next
+			t.next = -1
+		}
+		t.mu.Unlock()
+	}
+	return out
+}
