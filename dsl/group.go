@@ -1,0 +1,198 @@
+package dsl
+
+import (
+	"fmt"
+
+	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/serde"
+	"github.com/sluicestreams/sluice/statestore"
+)
+
+// Grouped is a stream grouped by key, ready to be aggregated (Kafka Streams'
+// KGroupedStream). Count and Reduce are methods; Aggregate, which changes the
+// value type, is a package function.
+//
+// If the key may have changed since the records were partitioned (after
+// Map, SelectKey, GroupBy, ...), the aggregation first writes the records
+// through the repartition topic "<application.id>-<name>-repartition",
+// where name is the Named option of the grouping or else the store's name.
+type Grouped[K, V any] struct {
+	s    Stream[K, V]
+	name string // Named option of the grouping: names the repartition topic
+	part int32
+}
+
+// GroupByKey groups the stream by its current key. Options: Named (the
+// repartition topic, if one is needed), Partitions.
+func (s Stream[K, V]) GroupByKey(opts ...Option) Grouped[K, V] {
+	o := collect(opts)
+	return Grouped[K, V]{s: s, name: o.name, part: o.partitions}
+}
+
+// GroupBy groups the stream by the key fn returns, which is serialized with
+// keySerde for the repartition topic and the store (the value keeps the
+// stream's serde). Grouping by a new key always repartitions. Options:
+// Named (the key-selecting node is generated; Named names the repartition
+// topic), Partitions.
+func GroupBy[K, V, KR any](s Stream[K, V], fn func(key K, value V) KR, keySerde serde.Serde[KR], opts ...Option) Grouped[KR, V] {
+	o := collect(opts)
+	name := s.b.newName(prefixKeySelect)
+	addStateless(s.b, name, s.node, func(ctx processor.Context[KR, V], r processor.Record[K, V]) error {
+		return ctx.Forward(processor.WithKeyValue(r, fn(r.Key, r.Value), r.Value))
+	})
+	ns := Stream[KR, V]{b: s.b, node: name, keySerde: keySerde, valueSerde: s.valueSerde, keyChanged: true}
+	return Grouped[KR, V]{s: ns, name: o.name, part: o.partitions}
+}
+
+// input returns the stream an aggregation reads: s itself, or s through a
+// repartition topic named after the grouping or the store.
+func (g Grouped[K, V]) input(store string) Stream[K, V] {
+	if !g.s.keyChanged {
+		return g.s
+	}
+	base := g.name
+	if base == "" {
+		base = store
+	}
+	return repartition(g.s, base, g.part)
+}
+
+// Count counts the records of each key in a table. Options: StoreName,
+// InMemory, Caching, Logging; Named names the aggregating node.
+func (g Grouped[K, V]) Count(opts ...Option) Table[K, int64] {
+	return Aggregate(g, func() int64 { return 0 },
+		func(_ K, _ V, agg int64) int64 { return agg + 1 }, serde.Int64(), opts...)
+}
+
+// Reduce combines the values of each key with fn, starting from the first
+// value: the table holds fn(...fn(v1, v2)..., vn). The value serde of the
+// grouped stream serializes the store. Options as for Count.
+func (g Grouped[K, V]) Reduce(fn func(agg, value V) V, opts ...Option) Table[K, V] {
+	b := g.s.b
+	o := collect(opts)
+	store := b.storeName(o, prefixReduce)
+	in := g.input(store)
+	name := b.nodeName(o, prefixReduce)
+	if g.s.keySerde == nil || g.s.valueSerde == nil {
+		b.fail(fmt.Errorf("%w: Reduce %s: the grouped stream has no serdes for store %s; give them with WithSerdes", ErrNoSerde, name, store))
+		return Table[K, V]{b: b, node: name}
+	}
+	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, V, K, Change[V]] {
+		return &streamAggProc[K, V, V]{store: store, add: func(_ K, v V, agg V, first bool) V {
+			if first {
+				return v
+			}
+			return fn(agg, v)
+		}}
+	}, in.node))
+	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, g.s.keySerde, g.s.valueSerde, o.storeOpts()...), name))
+	return Table[K, V]{b: b, node: name, store: store, keySerde: g.s.keySerde, valueSerde: g.s.valueSerde}
+}
+
+// Aggregate folds the values of each key into an aggregate of type A:
+// init() for a new key, then add(key, value, agg) for every record. aggSerde
+// serializes the store. Options as for Count.
+func Aggregate[K, V, A any](g Grouped[K, V], init func() A, add func(key K, value V, agg A) A, aggSerde serde.Serde[A], opts ...Option) Table[K, A] {
+	b := g.s.b
+	o := collect(opts)
+	store := b.storeName(o, prefixAggregate)
+	in := g.input(store)
+	name := b.nodeName(o, prefixAggregate)
+	if g.s.keySerde == nil || aggSerde == nil {
+		b.fail(fmt.Errorf("%w: Aggregate %s: store %s needs a key serde (WithSerdes) and an aggregate serde", ErrNoSerde, name, store))
+		return Table[K, A]{b: b, node: name}
+	}
+	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, V, K, Change[A]] {
+		return &streamAggProc[K, V, A]{store: store, add: func(k K, v V, agg A, first bool) A {
+			if first {
+				agg = init()
+			}
+			return add(k, v, agg)
+		}}
+	}, in.node))
+	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, g.s.keySerde, aggSerde, o.storeOpts()...), name))
+	return Table[K, A]{b: b, node: name, store: store, keySerde: g.s.keySerde, valueSerde: aggSerde}
+}
+
+// streamAggProc aggregates a stream into a timestamped key-value store and
+// forwards each changed aggregate as a Change.
+type streamAggProc[K, V, A any] struct {
+	store string
+	// add folds v into agg; first says the key has no aggregate yet.
+	add func(k K, v V, agg A, first bool) A
+	w   tableWriter[K, A]
+}
+
+func (p *streamAggProc[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error {
+	return p.w.open(ctx, p.store)
+}
+
+func (p *streamAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
+	old, oldTS, ok, err := p.w.get(r.Key)
+	if err != nil {
+		return err
+	}
+	agg := p.add(r.Key, r.Value, old, !ok)
+	ts := r.Timestamp
+	if ok && oldTS > ts {
+		ts = oldTS
+	}
+	return p.w.put(r.Key, agg, ts, old, ok, r.Headers)
+}
+
+func (p *streamAggProc[K, V, A]) Close() error { return nil }
+
+// tableWriter writes a DSL-materialized table to its store and forwards the
+// changes: at once when the store is not cached, or as the record cache
+// flushes (at commit, or when an entry is evicted) when it is.
+type tableWriter[K, V any] struct {
+	store  statestore.TimestampedKeyValueStore[K, V]
+	ctx    processor.Context[K, Change[V]]
+	cached bool
+}
+
+func (w *tableWriter[K, V]) open(ctx processor.Context[K, Change[V]], name string) error {
+	s, err := processor.GetStore[statestore.TimestampedKeyValueStore[K, V]](ctx, name)
+	if err != nil {
+		return err
+	}
+	w.store, w.ctx = s, ctx
+	w.cached = s.SetFlushListener(func(f statestore.FlushedRecord[K, statestore.ValueAndTimestamp[V]]) error {
+		if !f.HasNew && !f.HasOld {
+			return nil
+		}
+		ts := f.Timestamp
+		if f.HasNew {
+			ts = f.New.Timestamp
+		}
+		return ctx.Forward(processor.Record[K, Change[V]]{Key: f.Key, Timestamp: ts, Value: Change[V]{
+			New: f.New.Value, HasNew: f.HasNew, Old: f.Old.Value, HasOld: f.HasOld,
+		}})
+	}, true)
+	return nil
+}
+
+func (w *tableWriter[K, V]) get(k K) (V, int64, bool, error) {
+	vt, ok, err := w.store.Get(k)
+	return vt.Value, vt.Timestamp, ok, err
+}
+
+func (w *tableWriter[K, V]) put(k K, v V, ts int64, old V, hasOld bool, headers []processor.Header) error {
+	if err := w.store.Put(k, statestore.ValueAndTimestamp[V]{Value: v, Timestamp: ts}); err != nil {
+		return err
+	}
+	if w.cached {
+		return nil
+	}
+	return w.ctx.Forward(processor.Record[K, Change[V]]{Key: k, Timestamp: ts, Headers: headers,
+		Value: Change[V]{New: v, HasNew: true, Old: old, HasOld: hasOld}})
+}
+
+func (w *tableWriter[K, V]) delete(k K, ts int64, headers []processor.Header) error {
+	old, existed, err := w.store.Delete(k)
+	if err != nil || !existed || w.cached {
+		return err
+	}
+	return w.ctx.Forward(processor.Record[K, Change[V]]{Key: k, Timestamp: ts, Headers: headers,
+		Value: Change[V]{Old: old.Value, HasOld: true}})
+}

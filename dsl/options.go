@@ -1,0 +1,106 @@
+package dsl
+
+import (
+	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/statestore"
+)
+
+// Option names an operation or configures the store it materializes. An
+// option an operation has no use for is ignored (a store option given to
+// Filter, for example). Options carry no types; serdes, which do, are
+// positional arguments.
+type Option interface{ apply(*options) }
+
+type options struct {
+	name       string
+	storeName  string
+	inMemory   bool
+	caching    *bool
+	logging    *bool
+	partitions int32
+	stores     []string
+	extractor  processor.TimestampExtractor
+	reset      processor.OffsetReset
+}
+
+type optFunc func(*options)
+
+func (f optFunc) apply(o *options) { f(o) }
+
+func collect(opts []Option) *options {
+	o := &options{}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(o)
+		}
+	}
+	return o
+}
+
+// Named names the processor node an operation adds, instead of a generated
+// KSTREAM-...-0000000007 name (Kafka Streams' Named.as). For sources it names
+// the source node; for Split it is the prefix of the branch names; for a
+// grouping it names the repartition topic (Kafka Streams' Grouped.as).
+func Named(name string) Option { return optFunc(func(o *options) { o.name = name }) }
+
+// StoreName names the store an aggregation or table materializes (Kafka
+// Streams' Materialized.as). The store's changelog topic is
+// "<application.id>-<name>-changelog" and, for aggregations after a key
+// change, the repartition topic is "<application.id>-<name>-repartition".
+// Without it the name is generated: KSTREAM-AGGREGATE-STATE-STORE-0000000003.
+func StoreName(name string) Option { return optFunc(func(o *options) { o.storeName = name }) }
+
+// InMemory keeps the materialized store in memory instead of the instance's
+// persistent engine. It is rebuilt from its changelog when a task opens.
+func InMemory() Option { return optFunc(func(o *options) { o.inMemory = true }) }
+
+// Caching switches the record cache of the materialized store on or off.
+// The default is on, as in Kafka Streams: updates to one key between two
+// commits are merged and only the latest goes downstream. Off sends every
+// update downstream.
+func Caching(on bool) Option { return optFunc(func(o *options) { o.caching = &on }) }
+
+// Logging switches change logging of the materialized store on or off
+// (default on). Without a changelog the store cannot be restored on
+// another instance.
+func Logging(on bool) Option { return optFunc(func(o *options) { o.logging = &on }) }
+
+// Partitions sets the partition count of a repartition topic (Repartition,
+// or the automatic one of a grouping). The default is the largest partition
+// count among the topics read by the sub-topology that writes it.
+func Partitions(n int32) Option { return optFunc(func(o *options) { o.partitions = n }) }
+
+// WithStores connects the named stores (added with Builder.AddStore) to the
+// processor added by Process.
+func WithStores(names ...string) Option {
+	return optFunc(func(o *options) { o.stores = append(o.stores, names...) })
+}
+
+// WithTimestampExtractor sets the timestamp extractor of a source (Stream,
+// Table). The default is the record's own timestamp.
+func WithTimestampExtractor(fn processor.TimestampExtractor) Option {
+	return optFunc(func(o *options) { o.extractor = fn })
+}
+
+// WithOffsetReset sets where a source starts reading partitions that have
+// no committed offset.
+func WithOffsetReset(r processor.OffsetReset) Option {
+	return optFunc(func(o *options) { o.reset = r })
+}
+
+// storeOpts turns the store options into statestore options. DSL stores
+// cache by default, as Kafka Streams' do.
+func (o *options) storeOpts() []statestore.Option {
+	caching := true
+	if o.caching != nil {
+		caching = *o.caching
+	}
+	out := []statestore.Option{statestore.Caching(caching)}
+	if o.logging != nil {
+		out = append(out, statestore.Logging(*o.logging))
+	}
+	if o.inMemory {
+		out = append(out, statestore.InMemory())
+	}
+	return out
+}

@@ -1,0 +1,399 @@
+package dsl
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/serde"
+	"github.com/sluicestreams/sluice/statestore"
+)
+
+// Change is what flows between table nodes: the new value of a key and the
+// value it replaces (Kafka Streams' Change<V>). HasNew false means the key
+// was deleted; HasOld false means it had no value before. Table aggregations
+// use Old to retract what a key contributed before its update.
+type Change[V any] struct {
+	New, Old       V
+	HasNew, HasOld bool
+}
+
+// Table is a changelog stream (Kafka Streams' KTable) of keys K and values
+// V: each record is the latest value of its key, replacing the one before.
+// Tables come from topics (NewTable), streams (ToTable) and aggregations.
+// Between table nodes records carry a Change[V], so a downstream
+// re-aggregation can retract old values.
+//
+// Like Stream, a Table is a small value naming a node of the topology.
+type Table[K, V any] struct {
+	b    *Builder
+	node string
+	// store is the name of the store the table is materialized in, "" for
+	// tables computed from their parent (Filter, MapValues).
+	store      string
+	keySerde   serde.Serde[K]
+	valueSerde serde.Serde[V]
+}
+
+// Name is the name of the topology node the table's changes come from.
+func (t Table[K, V]) Name() string { return t.node }
+
+// StoreName is the name of the store the table is materialized in, or ""
+// for a table computed from another (Filter, MapValues).
+func (t Table[K, V]) StoreName() string { return t.store }
+
+// NewTable reads topic as a table, materialized in a timestamped key-value
+// store (StoreName; default "<topic>-STATE-STORE-0000000000"). Options:
+// Named (the source node), StoreName, InMemory, Caching, Logging,
+// WithTimestampExtractor, WithOffsetReset.
+//
+// Tombstones: a record whose value is null (nil bytes) deletes its key. The
+// source reads values as raw bytes and the KTABLE-SOURCE node deserializes
+// them with valueSerde itself, so it can tell null from a value that
+// deserializes to V's zero value (for example an empty string); a value it
+// cannot deserialize fails as a *processor.DeserializationError, which
+// goes to the deserialization error handler as a source's would. A
+// deletion goes downstream as a Change with HasNew false.
+func NewTable[K, V any](b *Builder, topic string, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...Option) Table[K, V] {
+	o := collect(opts)
+	store := b.storeName(o, topic+"-")
+	src := b.nodeName(o, prefixSource)
+	b.check(processor.AddSource(b.top, src, processor.SourceSpec[K, []byte]{
+		Topics: []string{topic}, KeySerde: keySerde, ValueSerde: serde.Bytes(),
+		TimestampExtractor: o.extractor, OffsetReset: o.reset,
+	}))
+	name := b.newName(prefixTableSource)
+	if keySerde == nil || valueSerde == nil {
+		b.fail(fmt.Errorf("%w: NewTable %s: a key serde and a value serde are required", ErrNoSerde, topic))
+		return Table[K, V]{b: b, node: name}
+	}
+	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, []byte, K, Change[V]] {
+		return &tableSourceProc[K, V]{node: name, store: store, values: valueSerde}
+	}, src))
+	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, keySerde, valueSerde, o.storeOpts()...), name))
+	return Table[K, V]{b: b, node: name, store: store, keySerde: keySerde, valueSerde: valueSerde}
+}
+
+type tableSourceProc[K, V any] struct {
+	node, store string
+	values      serde.Serde[V]
+	ctx         processor.Context[K, Change[V]]
+	w           tableWriter[K, V]
+}
+
+func (p *tableSourceProc[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
+	p.ctx = ctx
+	return p.w.open(ctx, p.store)
+}
+
+func (p *tableSourceProc[K, V]) Process(r processor.Record[K, []byte]) error {
+	if r.Value == nil {
+		return p.w.delete(r.Key, r.Timestamp, r.Headers)
+	}
+	md, _ := p.ctx.RecordMetadata()
+	v, err := p.values.Deserialize(md.Topic, r.Value)
+	if err != nil {
+		return &processor.DeserializationError{Node: p.node, Topic: md.Topic, Partition: md.Partition, Offset: md.Offset, Err: err}
+	}
+	old, _, ok, err := p.w.get(r.Key)
+	if err != nil {
+		return err
+	}
+	return p.w.put(r.Key, v, r.Timestamp, old, ok, r.Headers)
+}
+
+func (p *tableSourceProc[K, V]) Close() error { return nil }
+
+// ToTable turns the stream into a table: each record becomes the latest
+// value of its key, materialized in a store (StoreName; default
+// KSTREAM-TOTABLE-STATE-STORE-...). It needs the stream's serdes. Options:
+// Named, StoreName, InMemory, Caching, Logging. A stream cannot express a
+// null value, so ToTable never deletes.
+func (s Stream[K, V]) ToTable(opts ...Option) Table[K, V] {
+	b := s.b
+	o := collect(opts)
+	name := b.nodeName(o, prefixToTable)
+	store := b.storeName(o, prefixToTable)
+	if s.keySerde == nil || s.valueSerde == nil {
+		b.fail(fmt.Errorf("%w: ToTable %s: store %s needs the stream's serdes; give them with WithSerdes", ErrNoSerde, name, store))
+		return Table[K, V]{b: b, node: name}
+	}
+	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, V, K, Change[V]] {
+		return &toTableProc[K, V]{store: store}
+	}, s.node))
+	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, s.keySerde, s.valueSerde, o.storeOpts()...), name))
+	return Table[K, V]{b: b, node: name, store: store, keySerde: s.keySerde, valueSerde: s.valueSerde}
+}
+
+type toTableProc[K, V any] struct {
+	store string
+	w     tableWriter[K, V]
+}
+
+func (p *toTableProc[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
+	return p.w.open(ctx, p.store)
+}
+
+func (p *toTableProc[K, V]) Process(r processor.Record[K, V]) error {
+	old, _, ok, err := p.w.get(r.Key)
+	if err != nil {
+		return err
+	}
+	return p.w.put(r.Key, r.Value, r.Timestamp, old, ok, r.Headers)
+}
+
+func (p *toTableProc[K, V]) Close() error { return nil }
+
+// Filter keeps the keys whose value satisfies pred: an update to a value
+// that fails pred deletes the key downstream. The result is computed from
+// this table's changes, not materialized.
+func (t Table[K, V]) Filter(pred func(key K, value V) bool, opts ...Option) Table[K, V] {
+	return t.filter(pred, false, opts)
+}
+
+// FilterNot drops the keys whose value satisfies pred, as Filter with the
+// predicate negated.
+func (t Table[K, V]) FilterNot(pred func(key K, value V) bool, opts ...Option) Table[K, V] {
+	return t.filter(pred, true, opts)
+}
+
+func (t Table[K, V]) filter(pred func(K, V) bool, not bool, opts []Option) Table[K, V] {
+	name := t.b.nodeName(collect(opts), prefixTableFilter)
+	keep := func(k K, v V) bool { return pred(k, v) != not }
+	addStateless(t.b, name, t.node, func(ctx processor.Context[K, Change[V]], r processor.Record[K, Change[V]]) error {
+		c := r.Value
+		c.HasNew = c.HasNew && keep(r.Key, c.New)
+		c.HasOld = c.HasOld && keep(r.Key, c.Old)
+		if !c.HasNew && !c.HasOld {
+			return nil
+		}
+		if !c.HasNew {
+			var zero V
+			c.New = zero
+		}
+		if !c.HasOld {
+			var zero V
+			c.Old = zero
+		}
+		return ctx.Forward(processor.WithValue(r, c))
+	})
+	return Table[K, V]{b: t.b, node: name, keySerde: t.keySerde, valueSerde: t.valueSerde}
+}
+
+// MapTableValues maps every value of the table with fn (new and old values
+// alike, so downstream retractions stay right). The result is computed, not
+// materialized, and carries the key serde only.
+func MapTableValues[K, V, VR any](t Table[K, V], fn func(key K, value V) VR, opts ...Option) Table[K, VR] {
+	name := t.b.nodeName(collect(opts), prefixTableMapVals)
+	addStateless(t.b, name, t.node, func(ctx processor.Context[K, Change[VR]], r processor.Record[K, Change[V]]) error {
+		var c Change[VR]
+		if r.Value.HasNew {
+			c.New, c.HasNew = fn(r.Key, r.Value.New), true
+		}
+		if r.Value.HasOld {
+			c.Old, c.HasOld = fn(r.Key, r.Value.Old), true
+		}
+		return ctx.Forward(processor.WithValue(r, c))
+	})
+	return Table[K, VR]{b: t.b, node: name, keySerde: t.keySerde}
+}
+
+// ToStream returns the stream of the table's updates: one record per new
+// value of a key. Deletions are not forwarded, because a Stream[K, V]
+// cannot carry a null value; use ChangeStream to see them.
+func (t Table[K, V]) ToStream(opts ...Option) Stream[K, V] {
+	name := t.b.nodeName(collect(opts), prefixTableToStream)
+	addStateless(t.b, name, t.node, func(ctx processor.Context[K, V], r processor.Record[K, Change[V]]) error {
+		if !r.Value.HasNew {
+			return nil
+		}
+		return ctx.Forward(processor.WithValue(r, r.Value.New))
+	})
+	return Stream[K, V]{b: t.b, node: name, keySerde: t.keySerde, valueSerde: t.valueSerde}
+}
+
+// ChangeStream returns the stream of the table's changes, deletions
+// included (HasNew false), with old values where known.
+func ChangeStream[K, V any](t Table[K, V], opts ...Option) Stream[K, Change[V]] {
+	name := t.b.nodeName(collect(opts), prefixTableToStream)
+	addStateless(t.b, name, t.node, func(ctx processor.Context[K, Change[V]], r processor.Record[K, Change[V]]) error {
+		return ctx.Forward(r)
+	})
+	s := Stream[K, Change[V]]{b: t.b, node: name, keySerde: t.keySerde}
+	if t.valueSerde != nil {
+		s.valueSerde = ChangeSerde(t.valueSerde)
+	}
+	return s
+}
+
+// GroupedTable is a table regrouped by a new key, ready for re-aggregation
+// (Kafka Streams' KGroupedTable): each update of the source table subtracts
+// the old value from the aggregate of its old group and adds the new value
+// to the aggregate of its new group.
+type GroupedTable[K, V any] struct {
+	b          *Builder
+	node       string
+	keySerde   serde.Serde[K]
+	valueSerde serde.Serde[V]
+	name       string
+	part       int32
+}
+
+// GroupTableBy regroups the table by the key and value fn returns, which
+// keySerde and valueSerde serialize for the repartition topic
+// "<application.id>-<name>-repartition" (name: the Named option, else the
+// aggregation's store name). Regrouping always repartitions. Options: Named,
+// Partitions.
+func GroupTableBy[K, V, KR, VR any](t Table[K, V], fn func(key K, value V) (KR, VR), keySerde serde.Serde[KR], valueSerde serde.Serde[VR], opts ...Option) GroupedTable[KR, VR] {
+	o := collect(opts)
+	b := t.b
+	name := b.newName(prefixTableSelect)
+	if keySerde == nil || valueSerde == nil {
+		b.fail(fmt.Errorf("%w: GroupTableBy %s: a key serde and a value serde are required", ErrNoSerde, name))
+	}
+	b.check(processor.AddProcessor(b.top, name, processor.Func(func(ctx processor.Context[KR, Change[VR]], r processor.Record[K, Change[V]]) error {
+		var oldK, newK KR
+		var oldV, newV VR
+		if r.Value.HasOld {
+			oldK, oldV = fn(r.Key, r.Value.Old)
+		}
+		if r.Value.HasNew {
+			newK, newV = fn(r.Key, r.Value.New)
+		}
+		if r.Value.HasOld && r.Value.HasNew {
+			same, err := sameKey(keySerde, oldK, newK)
+			if err != nil {
+				return err
+			}
+			if same {
+				return ctx.Forward(processor.WithKeyValue(r, newK, Change[VR]{New: newV, HasNew: true, Old: oldV, HasOld: true}))
+			}
+		}
+		// Retract first, then add, as Kafka Streams does.
+		if r.Value.HasOld {
+			if err := ctx.Forward(processor.WithKeyValue(r, oldK, Change[VR]{Old: oldV, HasOld: true})); err != nil {
+				return err
+			}
+		}
+		if r.Value.HasNew {
+			return ctx.Forward(processor.WithKeyValue(r, newK, Change[VR]{New: newV, HasNew: true}))
+		}
+		return nil
+	}), t.node))
+	return GroupedTable[KR, VR]{b: b, node: name, keySerde: keySerde, valueSerde: valueSerde, name: o.name, part: o.partitions}
+}
+
+// sameKey compares keys by their serialized bytes, which is how Kafka
+// partitions and stores them (K need not be comparable).
+func sameKey[K any](s serde.Serde[K], a, b K) (bool, error) {
+	ab, err := s.Serialize("", a)
+	if err != nil {
+		return false, err
+	}
+	bb, err := s.Serialize("", b)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(ab, bb), nil
+}
+
+// input writes the regrouped changes through the repartition topic.
+func (g GroupedTable[K, V]) input(store string) Stream[K, Change[V]] {
+	base := g.name
+	if base == "" {
+		base = store
+	}
+	s := Stream[K, Change[V]]{b: g.b, node: g.node, keySerde: g.keySerde}
+	if g.valueSerde != nil {
+		s.valueSerde = ChangeSerde(g.valueSerde)
+	}
+	return repartition(s, base, g.part)
+}
+
+// Count counts the source-table keys in each group; a key moving to another
+// group decrements the old group's count. Options: StoreName, InMemory,
+// Caching, Logging; Named names the aggregating node.
+func (g GroupedTable[K, V]) Count(opts ...Option) Table[K, int64] {
+	return AggregateTable(g, func() int64 { return 0 },
+		func(_ K, _ V, agg int64) int64 { return agg + 1 },
+		func(_ K, _ V, agg int64) int64 { return agg - 1 },
+		serde.Int64(), opts...)
+}
+
+// Reduce combines the values of each group: adder folds a new value in,
+// subtractor takes an old one out. The first value of a group is its
+// aggregate. Options as for Count.
+func (g GroupedTable[K, V]) Reduce(adder, subtractor func(agg, value V) V, opts ...Option) Table[K, V] {
+	return aggregateTable(g, prefixTableReduce, g.valueSerde, func(_ K, v V, agg V, first bool) V {
+		if first {
+			return v
+		}
+		return adder(agg, v)
+	}, func(_ K, v V, agg V) V { return subtractor(agg, v) }, opts)
+}
+
+// AggregateTable folds each group's values into an aggregate of type A:
+// init() for a new group, adder for every new value, subtractor for every
+// value retracted by an update or deletion of the source table. aggSerde
+// serializes the store. Options as for Count.
+func AggregateTable[K, V, A any](g GroupedTable[K, V], init func() A, adder, subtractor func(key K, value V, agg A) A, aggSerde serde.Serde[A], opts ...Option) Table[K, A] {
+	return aggregateTable(g, prefixTableAgg, aggSerde, func(k K, v V, agg A, first bool) A {
+		if first {
+			agg = init()
+		}
+		return adder(k, v, agg)
+	}, subtractor, opts)
+}
+
+func aggregateTable[K, V, A any](g GroupedTable[K, V], prefix string, aggSerde serde.Serde[A], add func(K, V, A, bool) A, sub func(K, V, A) A, opts []Option) Table[K, A] {
+	b := g.b
+	o := collect(opts)
+	store := b.storeName(o, prefix)
+	in := g.input(store)
+	name := b.nodeName(o, prefix)
+	if g.keySerde == nil || aggSerde == nil {
+		b.fail(fmt.Errorf("%w: %s: store %s needs a key serde and an aggregate serde", ErrNoSerde, name, store))
+		return Table[K, A]{b: b, node: name}
+	}
+	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, Change[V], K, Change[A]] {
+		return &tableAggProc[K, V, A]{store: store, add: add, sub: sub}
+	}, in.node))
+	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, g.keySerde, aggSerde, o.storeOpts()...), name))
+	return Table[K, A]{b: b, node: name, store: store, keySerde: g.keySerde, valueSerde: aggSerde}
+}
+
+type tableAggProc[K, V, A any] struct {
+	store string
+	add   func(K, V, A, bool) A
+	sub   func(K, V, A) A
+	w     tableWriter[K, A]
+}
+
+func (p *tableAggProc[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error {
+	return p.w.open(ctx, p.store)
+}
+
+func (p *tableAggProc[K, V, A]) Process(r processor.Record[K, Change[V]]) error {
+	old, oldTS, ok, err := p.w.get(r.Key)
+	if err != nil {
+		return err
+	}
+	agg, has := old, ok
+	if r.Value.HasOld && has {
+		agg = p.sub(r.Key, r.Value.Old, agg)
+	}
+	if r.Value.HasNew {
+		agg = p.add(r.Key, r.Value.New, agg, !has)
+		has = true
+	}
+	if !has {
+		return nil
+	}
+	ts := r.Timestamp
+	if ok && oldTS > ts {
+		ts = oldTS
+	}
+	return p.w.put(r.Key, agg, ts, old, ok, r.Headers)
+}
+
+func (p *tableAggProc[K, V, A]) Close() error { return nil }
