@@ -348,7 +348,7 @@ func (p *punctuating) Init(ctx processor.Context[string, string]) error {
 	return nil
 }
 func (p *punctuating) Process(processor.Record[string, string]) error { return nil }
-func (p *punctuating) Close() error                                    { return nil }
+func (p *punctuating) Close() error                                   { return nil }
 
 type countingCollector struct{ n, bytes int }
 
