@@ -260,6 +260,19 @@ func (nc *namedCache) flush() error {
 	return nc.write(out)
 }
 
+// forget drops key's entry without writing it.
+func (nc *namedCache) forget(key []byte) {
+	c := nc.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := nc.byKey[string(key)]; e != nil {
+		c.removeLocked(e)
+		if e.dirty {
+			nc.dirtyUnlink(e)
+		}
+	}
+}
+
 // drop forgets every entry of the store without writing it.
 func (nc *namedCache) drop() {
 	c := nc.c

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 type flushed struct {
@@ -195,6 +196,32 @@ func TestWipeAndCloseDropCache(t *testing.T) {
 		m.Close()
 		if m.Cache().SizeBytes() != 0 {
 			t.Fatal("Close kept cache entries")
+		}
+	})
+}
+
+// TestRestoreOverridesCache restores into a cached store that holds an
+// older cached copy of the key.
+func TestRestoreOverridesCache(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e Engine) {
+		m := openManager(t, e, nil, 1<<20,
+			KeyValue("kv", stringSerde{}, stringSerde{}, Caching(true)),
+			Window("w", time.Hour, time.Minute, stringSerde{}, stringSerde{}, Caching(true)))
+		s := mustStore[KeyValueStore[string, string]](t, m, "kv")
+		w := mustStore[WindowStore[string, string]](t, m, "w")
+		s.Put("k", "cached")
+		w.Put("k", "cached", 60000)
+		if err := m.Restore("kv", []ChangelogRecord{{Key: []byte("k"), Value: []byte("restored"), Offset: 4}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Restore("w", []ChangelogRecord{{Key: appendWindowLogKey(nil, []byte("k"), 60000), Value: []byte("restored"), Offset: 4}}); err != nil {
+			t.Fatal(err)
+		}
+		if v, _, _ := s.Get("k"); v != "restored" {
+			t.Fatalf("kv Get after restore = %q", v)
+		}
+		if v, _, _ := w.Get("k", 60000); v != "restored" {
+			t.Fatalf("window Get after restore = %q", v)
 		}
 	})
 }

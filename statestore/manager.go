@@ -257,6 +257,12 @@ func (m *Manager) Restore(store string, records []ChangelogRecord) error {
 				continue
 			}
 		}
+		if c.cache != nil {
+			// Restoring normally happens before processing; if a cached
+			// store is restored later, cached copies of restored keys would
+			// shadow the restored values.
+			c.cache.forget(k)
+		}
 		batch = append(batch, Entry{Key: k, Value: r.Value})
 	}
 	cp := Checkpoint{m.tp(store): records[len(records)-1].Offset + 1}

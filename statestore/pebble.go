@@ -187,8 +187,8 @@ func (e *PebbleEngine) DropTask(task string) error {
 	return e.wrap(e.db.DeleteRange(p, prefixEnd(p), pebble.Sync))
 }
 
-// Tasks implements Engine. It walks only the checkpoint keys' prefixes by
-// seeking past each task found.
+// Tasks implements Engine. It reads one key per task, seeking past the
+// rest of each task.
 func (e *PebbleEngine) Tasks() ([]string, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -211,20 +211,13 @@ func (e *PebbleEngine) Tasks() ([]string, error) {
 			seen[task] = true
 			out = append(out, task)
 		}
-		// Skip to the checkpoint part of this task, or past the task.
-		cp := append(appendTaskPrefix(nil, task), kindCheckpoint)
-		if kind < kindCheckpoint {
-			ok = it.SeekGE(cp)
-			continue
-		}
-		if kind == kindCheckpoint {
-			if next := prefixEnd(cp); next != nil {
-				ok = it.SeekGE(next)
-				continue
-			}
+		// Checkpoint keys ('c') sort before data keys ('d'), so the first
+		// key of a task tells whether it has a checkpoint; skip the rest.
+		next := prefixEnd(appendTaskPrefix(nil, task))
+		if next == nil {
 			break
 		}
-		ok = it.Next()
+		ok = it.SeekGE(next)
 	}
 	if err := it.Error(); err != nil {
 		return nil, e.wrap(err)
