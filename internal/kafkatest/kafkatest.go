@@ -96,8 +96,10 @@ func Cluster(t testing.TB) *Env {
 // FaultCluster returns the three-broker cluster named by SLUICE_FAULT_BROKERS
 // (started by `scripts/kafka.sh up --brokers 3`, which `make test` and
 // `make test-fault` do) and skips t when that variable is unset. Topics it
-// creates have replication factor 3. Tests that kill brokers should not run
-// in parallel with each other.
+// creates have replication factor 3. Tests using it run one at a time, also
+// across the test binaries of different packages: FaultCluster takes a lock
+// file that t's cleanup releases, so call it once per test, and not from
+// two tests that wait for each other.
 func FaultCluster(t testing.TB) *Env {
 	t.Helper()
 	s := strings.TrimSpace(os.Getenv(FaultBrokersEnv))
@@ -108,6 +110,19 @@ func FaultCluster(t testing.TB) *Env {
 		b := splitBrokers(s)
 		faultEnv = &Env{brokers: b, real: true, fault: true, rf: int16(len(b))}
 	})
+	// go test runs packages in parallel; two fault tests killing different
+	// brokers at once would take the cluster below its quorum. A lock file
+	// per cluster serializes every test that uses it, across packages.
+	path := filepath.Join(os.TempDir(), "sluice-fault-"+topicName(s, "lock"))
+	start := time.Now()
+	unlock, err := lockFile(path)
+	if err != nil {
+		t.Fatalf("kafkatest: lock %s: %v", path, err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Logf("kafkatest: waited %s for other fault tests (lock %s)", d.Round(time.Millisecond), path)
+	}
+	t.Cleanup(unlock)
 	return faultEnv
 }
 

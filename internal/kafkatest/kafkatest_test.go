@@ -315,3 +315,34 @@ func TestNodeStopped(t *testing.T) {
 		}
 	}
 }
+
+// TestLockFileExcludes checks that a second holder of the fault-test lock
+// waits for the first.
+func TestLockFileExcludes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	unlock, err := lockFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acquired := make(chan func())
+	go func() {
+		u, err := lockFile(path)
+		if err != nil {
+			t.Error(err)
+			u = func() {}
+		}
+		acquired <- u
+	}()
+	select {
+	case u := <-acquired:
+		u()
+		unlock()
+		if runtime.GOOS != "windows" {
+			t.Fatal("second lockFile returned while the first lock was held")
+		}
+		return
+	case <-time.After(200 * time.Millisecond):
+	}
+	unlock()
+	(<-acquired)()
+}
