@@ -16,7 +16,7 @@
 # data dirs; logs stay after `down` (the previous run's are kept as *.prev).
 #
 # Environment: SLUICE_KAFKA_DIR (default <repo>/.kafka), KAFKA_HEAP_OPTS,
-# KAFKA_UP_TIMEOUT (seconds, default 120), KAFKA_STOP_TIMEOUT (default 20),
+# KAFKA_UP_TIMEOUT (seconds, default 180), KAFKA_STOP_TIMEOUT (default 20),
 # MVN_ARGS (extra arguments for mvn, e.g. -Dmaven.repo.local=/tmp/m2).
 set -euo pipefail
 
@@ -25,7 +25,7 @@ KDIR=${SLUICE_KAFKA_DIR:-$ROOT/.kafka}
 JARS=$KDIR/jars
 POM=$ROOT/scripts/kafka/pom.xml
 READY=$KDIR/bin/ready
-UP_TIMEOUT=${KAFKA_UP_TIMEOUT:-120}
+UP_TIMEOUT=${KAFKA_UP_TIMEOUT:-180}
 STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-20}
 
 say() { echo "kafka.sh: $*" >&2; }
