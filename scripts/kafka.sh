@@ -287,8 +287,11 @@ cmd_up() {
 	done
 	for ((i = 1; i <= N; i++)); do format_node "$i" & done
 	wait_all_or_die
+	# Whatever fails from here on, do not leave half a cluster running.
+	trap 'say "start-up of c$N failed; stopping the nodes it started"; cmd_down' EXIT
 	for ((i = 1; i <= N; i++)); do start_java "$i"; done
 	wait_ready
+	trap - EXIT
 	say "c$N up in $((SECONDS - start))s (logs: $CDIR/node*/logs/server.log)"
 	bootstrap
 }
