@@ -105,7 +105,7 @@ func RestoreClientOpts(readCommitted bool) []kgo.Opt {
 		// Transaction markers arrive as control records, so a partition
 		// whose last offsets are markers still reaches its end.
 		kgo.KeepControlRecords(),
-		kgo.FetchMaxBytes(64 << 20),
+		kgo.FetchMaxBytes(32 << 20),
 		kgo.FetchMaxPartitionBytes(16 << 20),
 		kgo.FetchMaxWait(100 * time.Millisecond),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
