@@ -6,7 +6,7 @@ GO ?= go
 BROKERS ?= 1
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all test test-short test-fault kafka-up kafka-down kafka-status demo bench lint
+.PHONY: all test test-short test-fault kafka-up kafka-down kafka-status demo bench bench-quick bench-go lint
 
 all: test-short
 
@@ -37,7 +37,19 @@ kafka-status:
 demo:
 	$(GO) run ./examples/wordcount -input examples/wordcount/testdata/input.txt
 
+# The side-by-side benchmark (franz-go ceiling, Sluice, Java Kafka Streams) on
+# the real 1-broker cluster, started here if it is not running (and then
+# stopped again); writes BENCHMARKS.md and bench/results/. Needs Java 17+ and
+# Maven. bench-quick is the short run (a minute or two); extra harness flags
+# go in BENCH_FLAGS, e.g. make bench BENCH_FLAGS='-runs 5 -profile'.
 bench:
+	GO=$(GO) bench/run.sh $(BENCH_FLAGS)
+
+bench-quick:
+	GO=$(GO) bench/run.sh -quick $(BENCH_FLAGS)
+
+# The Go micro-benchmarks of every package (no broker).
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # gofmt, go vet, and staticcheck when it can be fetched from the module proxy.
