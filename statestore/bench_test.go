@@ -3,6 +3,7 @@ package statestore
 import (
 	"bytes"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -143,8 +144,11 @@ func rssBytes() int64 {
 // engine with a small cache and memtable bound, writes 100-byte values to
 // every store, commits, then reads them back, and reports RSS against the
 // configured bound. Run with -benchtime=1x; it measures, it does not assert.
+var manyTasksPerStore = flag.Int("statestore.perstore", 2000, "records per store in BenchmarkManyTasksMemory")
+
 func BenchmarkManyTasksMemory(b *testing.B) {
-	const tasks, perStore = 200, 2000
+	const tasks = 200
+	perStore := *manyTasksPerStore
 	opts := PebbleOptions{Dir: b.TempDir(), ApplicationID: "mem", CacheBytes: 8 << 20, MemTableBytes: 4 << 20}
 	cacheTotal := int64(10 << 20) // statestore.cache.max.bytes
 	for i := 0; i < b.N; i++ {

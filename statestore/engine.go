@@ -29,6 +29,10 @@ type Engine interface {
 	DropTask(task string) error
 	// Tasks lists the tasks that have a checkpoint in the engine, sorted.
 	Tasks() ([]string, error)
+	// Checkpoints returns the checkpoints of a task's stores by store name
+	// (for reporting the offsets of state held on disk, as Kafka Streams'
+	// task offset sums, without opening the task).
+	Checkpoints(task string) (map[string]Checkpoint, error)
 	// Persistent reports whether state survives Close.
 	Persistent() bool
 	// Close releases the engine. RawStores obtained from it stop working.

@@ -128,6 +128,10 @@ func TestRawStoreBasics(t *testing.T) {
 		if fmt.Sprint(tasks) != "[0_1 0_10]" {
 			t.Fatalf("tasks = %v", tasks)
 		}
+		cps, err := e.Checkpoints("0_1")
+		if err != nil || fmt.Sprint(cps) != "map[s:map[{app-s-changelog 1}:42] s2:map[{t 0}:1]]" {
+			t.Fatalf("Checkpoints = %v %v", cps, err)
+		}
 		if err := e.DropTask("0_1"); err != nil {
 			t.Fatal(err)
 		}

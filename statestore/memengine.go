@@ -77,6 +77,29 @@ func (e *MemEngine) Tasks() ([]string, error) {
 	return out, nil
 }
 
+// Checkpoints implements Engine.
+func (e *MemEngine) Checkpoints(task string) (map[string]Checkpoint, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	out := map[string]Checkpoint{}
+	for id, s := range e.stores {
+		if id.task != task {
+			continue
+		}
+		cp, err := s.Checkpoint()
+		if err != nil {
+			return nil, err
+		}
+		if cp != nil {
+			out[id.store] = cp
+		}
+	}
+	return out, nil
+}
+
 // Persistent implements Engine; it returns false.
 func (e *MemEngine) Persistent() bool { return false }
 

@@ -226,6 +226,41 @@ func (e *PebbleEngine) Tasks() ([]string, error) {
 	return out, nil
 }
 
+// Checkpoints implements Engine.
+func (e *PebbleEngine) Checkpoints(task string) (map[string]Checkpoint, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed.Load() {
+		return nil, ErrClosed
+	}
+	lo := append(appendTaskPrefix(nil, task), kindCheckpoint)
+	it, err := e.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: prefixEnd(lo)})
+	if err != nil {
+		return nil, e.wrap(err)
+	}
+	defer it.Close()
+	out := map[string]Checkpoint{}
+	for ok := it.First(); ok; ok = it.Next() {
+		_, _, store, rest, err := decodeStorePrefix(it.Key())
+		if err == nil && len(rest) != 0 {
+			err = fmt.Errorf("%w: %d bytes after checkpoint key", errEncoding, len(rest))
+		}
+		var cp Checkpoint
+		if err == nil {
+			v, verr := it.ValueAndErr()
+			if verr != nil {
+				return nil, e.wrap(verr)
+			}
+			cp, err = decodeCheckpoint(v)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("statestore: checkpoint of task %s in %s: %w: %w", task, e.path, ErrCorrupt, err)
+		}
+		out[store] = cp
+	}
+	return out, e.wrap(it.Error())
+}
+
 // wrap marks pebble corruption errors with ErrCorrupt and the path.
 func (e *PebbleEngine) wrap(err error) error {
 	if err == nil {
