@@ -1,0 +1,286 @@
+package dsl_test
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sluicestreams/sluice/dsl"
+	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/serde"
+	"github.com/sluicestreams/sluice/statestore"
+	"github.com/sluicestreams/sluice/streamstest"
+)
+
+// op is one input record for a table test: a value, or a tombstone.
+type op struct {
+	key, value string
+	tombstone  bool
+}
+
+func set(k, v string) op { return op{key: k, value: v} }
+func del(k string) op    { return op{key: k, tombstone: true} }
+
+// runTable pipes ops into "in" and returns what reached "out" as
+// "key=value" strings, tombstones as "key=<nil>".
+func runTable(t *testing.T, b *dsl.Builder, cfg streamstest.Config, ops []op) ([]string, *streamstest.Driver) {
+	t.Helper()
+	top, err := b.Build()
+	must(t, err)
+	d, err := streamstest.New(top, cfg)
+	must(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	for i, o := range ops {
+		if o.tombstone {
+			must(t, in.PipeTombstone(o.key, int64(i)))
+		} else {
+			must(t, in.PipeAt(o.key, o.value, int64(i)))
+		}
+	}
+	if cfg.ManualCommit {
+		must(t, d.Commit())
+	}
+	recs, err := streamstest.NewOutputTopic(d, "out", serde.String(), serde.String()).ReadRecords()
+	must(t, err)
+	var got []string
+	for _, r := range recs {
+		v := r.Value
+		if r.Tombstone {
+			v = "<nil>"
+		}
+		got = append(got, r.Key+"="+v)
+	}
+	return got, d
+}
+
+// changes writes a table's changes to "out" as "new/old" with "-" for an
+// absent value.
+func changes(t dsl.Table[string, string]) {
+	s := dsl.MapValues(dsl.ChangeStream(t), func(c dsl.Change[string]) string {
+		n, o := "-", "-"
+		if c.HasNew {
+			n = c.New
+		}
+		if c.HasOld {
+			o = c.Old
+		}
+		return n + "/" + o
+	})
+	s.WithSerdes(serde.String(), serde.String()).To("out")
+}
+
+func TestTableOperations(t *testing.T) {
+	ops := []op{set("a", "1"), set("b", "22"), set("a", "333"), set("c", ""), del("b"), del("zz"), set("a", "4")}
+	cases := []struct {
+		name  string
+		build func(t dsl.Table[string, string])
+		want  []string
+	}{
+		{"changes with tombstones and an empty value", changes,
+			[]string{"a=1/-", "b=22/-", "a=333/1", "c=/-", "b=-/22", "a=4/333"}},
+		{"toStream drops deletions", func(t dsl.Table[string, string]) { t.ToStream().To("out") },
+			[]string{"a=1", "b=22", "a=333", "c=", "a=4"}},
+		{"filter turns a failing update into a deletion", func(t dsl.Table[string, string]) {
+			changes(t.Filter(func(_, v string) bool { return len(v) == 1 }))
+		}, []string{"a=1/-", "a=-/1", "a=4/-"}},
+		{"filterNot", func(t dsl.Table[string, string]) {
+			changes(t.FilterNot(func(_, v string) bool { return len(v) == 1 }))
+		}, []string{"b=22/-", "a=333/-", "c=/-", "b=-/22", "a=-/333"}},
+		{"mapValues maps old values too", func(t dsl.Table[string, string]) {
+			changes(dsl.MapTableValues(t, func(k, v string) string { return k + strings.Repeat("*", len(v)) }))
+		}, []string{"a=a*/-", "b=b**/-", "a=a***/a*", "c=c/-", "b=-/b**", "a=a*/a***"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := dsl.NewBuilder()
+			tc.build(dsl.NewTable(b, "in", serde.String(), serde.String(), dsl.Caching(false)))
+			got, _ := runTable(t, b, streamstest.Config{}, ops)
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestTableStoreAndNames(t *testing.T) {
+	b := dsl.NewBuilder()
+	tab := dsl.NewTable(b, "in", serde.String(), serde.String())
+	if tab.StoreName() != "in-STATE-STORE-0000000000" || tab.Name() != "KTABLE-SOURCE-0000000002" {
+		t.Fatalf("store %q node %q", tab.StoreName(), tab.Name())
+	}
+	tab.ToStream().To("out")
+	_, d := runTable(t, b, streamstest.Config{}, []op{set("a", "1"), set("b", "2"), del("a")})
+	s, err := streamstest.Store[statestore.TimestampedKeyValueStore[string, string]](d, tab.StoreName())
+	must(t, err)
+	if _, ok, _ := s.Get("a"); ok {
+		t.Fatal("a deleted by a tombstone is still in the store")
+	}
+	if v, ok, _ := s.Get("b"); !ok || v.Value != "2" || v.Timestamp != 1 {
+		t.Fatalf("b = %+v %v", v, ok)
+	}
+}
+
+// TestTableBadValue: a value the table's serde rejects is a
+// deserialization error naming the node and the record.
+func TestTableBadValue(t *testing.T) {
+	b := dsl.NewBuilder()
+	dsl.NewTable(b, "in", serde.String(), serde.Int64()).ToStream().To("out")
+	top, err := b.Build()
+	must(t, err)
+	d, err := streamstest.New(top, streamstest.Config{})
+	must(t, err)
+	defer d.Close()
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.Int64())
+	must(t, in.Pipe("a", 1))
+	err = in.PipeRaw([]byte("b"), []byte("xyz"), nil, 0)
+	var de *processor.DeserializationError
+	if !errors.As(err, &de) || de.Node != "KTABLE-SOURCE-0000000002" || de.Topic != "in" || de.Offset != 1 {
+		t.Fatalf("error %v, want a deserialization error at in@1", err)
+	}
+}
+
+// regions is the re-aggregation under test: users (key) live in a region
+// (value); count users per region.
+func regions(b *dsl.Builder, opts ...dsl.Option) dsl.Table[string, int64] {
+	users := dsl.NewTable(b, "in", serde.String(), serde.String(), opts...)
+	return dsl.GroupTableBy(users, func(user, region string) (string, string) { return region, user },
+		serde.String(), serde.String()).Count(append(opts, dsl.StoreName("users-per-region"))...)
+}
+
+func TestTableReaggregation(t *testing.T) {
+	ops := []op{
+		set("alice", "eu"), set("bob", "eu"), set("carol", "us"),
+		set("bob", "us"),    // moves: eu 2->1, us 1->2
+		set("alice", "eu"),  // same region again: retract and add, eu stays 1
+		del("carol"),        // us 2->1
+		set("dave", "apac"), // apac 1
+		del("dave"),         // apac 0, kept as 0
+		del("nobody"),       // nothing
+	}
+	for _, caching := range []bool{false, true} {
+		t.Run(fmt.Sprint("caching=", caching), func(t *testing.T) {
+			b := dsl.NewBuilder()
+			format(regions(b, dsl.Caching(caching)).ToStream()).To("out")
+			got, d := runTable(t, b, streamstest.Config{}, ops)
+			// The driver commits after every record, flushing the caches, so
+			// with caching too every update shows, even alice's, which leaves
+			// eu's count as it was.
+			want := []string{"eu=1", "eu=2", "us=1", "eu=1", "us=2", "eu=1", "us=1", "apac=1", "apac=0"}
+			if !slices.Equal(got, want) {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+			s, err := streamstest.Store[statestore.TimestampedKeyValueStore[string, int64]](d, "users-per-region")
+			must(t, err)
+			final := map[string]int64{}
+			it, err := s.All()
+			must(t, err)
+			for it.Next() {
+				final[it.Key()] = it.Value().Value
+			}
+			must(t, it.Err())
+			must(t, it.Close())
+			if want := map[string]int64{"eu": 1, "us": 1, "apac": 0}; !maps.Equal(final, want) {
+				t.Fatalf("store %v, want %v", final, want)
+			}
+		})
+	}
+}
+
+// TestTableReaggregationCachedMerges: with commits under control, the
+// record caches merge every update between two commits, upstream table
+// included, and the final result is the same.
+func TestTableReaggregationCachedMerges(t *testing.T) {
+	b := dsl.NewBuilder()
+	format(regions(b).ToStream()).To("out")
+	got, _ := runTable(t, b, streamstest.Config{ManualCommit: true}, []op{
+		set("alice", "eu"), set("bob", "eu"), set("carol", "us"), set("bob", "us"), del("carol"),
+	})
+	slices.Sort(got)
+	if want := []string{"eu=1", "us=1"}; !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestTableReduceAndAggregate(t *testing.T) {
+	// Key: item; value: "<shop>:<price>". Sum prices per shop, and list
+	// items per shop.
+	ops := []op{set("pen", "a:2"), set("ink", "a:5"), set("cup", "b:7"), set("pen", "b:3"), del("ink")}
+	parse := func(v string) (string, int64) {
+		shop, price, _ := strings.Cut(v, ":")
+		var n int64
+		fmt.Sscan(price, &n)
+		return shop, n
+	}
+	b := dsl.NewBuilder()
+	items := dsl.NewTable(b, "in", serde.String(), serde.String(), dsl.Caching(false))
+	sums := dsl.GroupTableBy(items, func(_ string, v string) (string, int64) { return parse(v) }, serde.String(), serde.Int64()).
+		Reduce(func(agg, v int64) int64 { return agg + v }, func(agg, v int64) int64 { return agg - v }, dsl.Caching(false))
+	format(sums.ToStream()).To("out")
+	lists := dsl.AggregateTable(
+		dsl.GroupTableBy(items, func(item string, v string) (string, string) { shop, _ := parse(v); return shop, item }, serde.String(), serde.String(), dsl.Named("items-by-shop")),
+		func() string { return "" },
+		func(_ string, item, agg string) string { return agg + "+" + item },
+		func(_ string, item, agg string) string { return agg + "-" + item },
+		serde.String(), dsl.Caching(false))
+	lists.ToStream().To("lists")
+	top, err := b.Build()
+	must(t, err)
+	if sinks, _ := top.InternalSinks(); len(sinks) != 2 || sinks[1].Topic != "items-by-shop-repartition" {
+		t.Fatalf("internal sinks %+v", sinks)
+	}
+	got, d := runTable(t, b, streamstest.Config{}, ops)
+	if want := []string{"a=2", "a=7", "b=7", "a=5", "b=10", "a=0"}; !slices.Equal(got, want) {
+		t.Fatalf("sums %q, want %q", got, want)
+	}
+	kv, err := streamstest.ReadMap(streamstest.NewOutputTopic(d, "lists", serde.String(), serde.String()))
+	must(t, err)
+	if want := map[string]string{"a": "+pen+ink-pen-ink", "b": "+cup+pen"}; !maps.Equal(kv, want) {
+		t.Fatalf("lists %v, want %v", kv, want)
+	}
+}
+
+func TestChangeSerdeRoundTrip(t *testing.T) {
+	s := dsl.ChangeSerde(serde.String())
+	for _, c := range []dsl.Change[string]{
+		{}, {New: "n", HasNew: true}, {Old: "o", HasOld: true}, {New: "", HasNew: true, Old: "old", HasOld: true},
+	} {
+		b, err := s.Serialize("t", c)
+		must(t, err)
+		got, err := s.Deserialize("t", b)
+		must(t, err)
+		if got != c {
+			t.Fatalf("round trip of %+v gave %+v", c, got)
+		}
+	}
+	for _, bad := range [][]byte{nil, {4}, {1}, {1, 0, 0, 0, 5, 'a'}, {0, 'x'}, {3, 0, 0, 0, 0}} {
+		if _, err := s.Deserialize("t", bad); !errors.Is(err, dsl.ErrBadChange) {
+			t.Errorf("Deserialize(%v) = %v, want ErrBadChange", bad, err)
+		}
+	}
+}
+
+func FuzzChangeSerde(f *testing.F) {
+	s := dsl.ChangeSerde(serde.String())
+	for _, c := range []dsl.Change[string]{{New: "n", HasNew: true}, {Old: "o", HasOld: true, New: "x", HasNew: true}} {
+		b, _ := s.Serialize("t", c)
+		f.Add(b)
+	}
+	f.Add([]byte{3, 0, 0, 0, 9})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := s.Deserialize("t", data)
+		if err != nil {
+			return
+		}
+		again, err := s.Serialize("t", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(again) != string(data) {
+			t.Fatalf("%x decoded to %+v, which encodes as %x", data, c, again)
+		}
+	})
+}
