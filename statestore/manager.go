@@ -159,7 +159,10 @@ func (m *Manager) get(name string) (*managed, error) {
 // Flush writes every dirty cache entry of every store to the engine (no
 // sync), the ChangeLogger and the flush listeners. At commit the runtime
 // calls Flush, then flushes its producer, commits input offsets, then calls
-// Commit with the changelog offsets.
+// Commit with the changelog offsets. After an error from Flush (or from a
+// store write, which may flush evicted entries) the cache may have lost
+// entries: close the task dirty, without Commit, and restore it from the
+// changelog.
 func (m *Manager) Flush() error {
 	for _, n := range m.order {
 		s, err := m.get(n)
