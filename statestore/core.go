@@ -74,6 +74,9 @@ type byteListener struct {
 func (c *storeCore) ts() int64 { return c.m.ts.Load() }
 
 func (c *storeCore) get(key []byte) ([]byte, bool, error) {
+	if c.m.shut.Load() {
+		return nil, false, fmt.Errorf("statestore: %s: %w", c.spec.Name, ErrClosed)
+	}
 	if c.cache != nil {
 		if v, known := c.cache.get(key); known {
 			return v, v != nil, nil
@@ -89,6 +92,9 @@ func (c *storeCore) get(key []byte) ([]byte, bool, error) {
 // put writes key (value nil = delete) through the cache or straight to the
 // engine and the changelog.
 func (c *storeCore) put(key, value []byte) error {
+	if c.m.shut.Load() {
+		return fmt.Errorf("statestore: %s: %w", c.spec.Name, ErrClosed)
+	}
 	if c.cache != nil {
 		return c.cache.put(key, value, c.ts())
 	}
@@ -164,6 +170,9 @@ func (c *storeCore) writeFlushed(entries []*cacheEntry) error {
 
 // iter iterates [lo, hi) with the cache overlaid.
 func (c *storeCore) iter(lo, hi []byte) (RawIterator, error) {
+	if c.m.shut.Load() {
+		return nil, fmt.Errorf("statestore: %s: %w", c.spec.Name, ErrClosed)
+	}
 	it, err := c.raw.Iter(lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("statestore: %s: iterate: %w", c.spec.Name, err)

@@ -52,6 +52,8 @@ type Manager struct {
 	ts     atomic.Int64
 	mu     sync.Mutex
 	closed bool
+	// shut mirrors closed for the stores' lock-free checks.
+	shut atomic.Bool
 }
 
 type managed struct {
@@ -288,6 +290,7 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.closed = true
+	m.shut.Store(true)
 	for _, s := range m.stores {
 		if s.core.cache != nil {
 			s.core.cache.drop()

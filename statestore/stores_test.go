@@ -428,9 +428,16 @@ func TestManagerErrors(t *testing.T) {
 	if err := m.Commit(map[string]int64{"nope": 1}); err == nil {
 		t.Error("Commit of unknown store succeeded")
 	}
+	s := mustStore[KeyValueStore[string, string]](t, m, "a")
 	m.Close()
 	if err := m.Flush(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Flush after Close = %v", err)
+	}
+	if err := s.Put("k", "v"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Put after Close = %v", err)
+	}
+	if _, _, err := s.Get("k"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Get after Close = %v", err)
 	}
 }
 
