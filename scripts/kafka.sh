@@ -17,7 +17,10 @@
 #
 # Environment: SLUICE_KAFKA_DIR (default <repo>/.kafka), KAFKA_HEAP_OPTS,
 # KAFKA_UP_TIMEOUT (seconds, default 180), KAFKA_STOP_TIMEOUT (default 20),
-# MVN_ARGS (extra arguments for mvn, e.g. -Dmaven.repo.local=/tmp/m2).
+# MVN_ARGS (extra arguments for mvn, e.g. -Dmaven.repo.local=/tmp/m2),
+# SLUICE_KAFKA_PORT1 / SLUICE_KAFKA_PORT3 (first broker port of c1 / c3, for a
+# second checkout on the same machine; node I uses PORT+100*(I-1), its
+# controller one above).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -63,7 +66,7 @@ case $brokers in 1|3) ;; *) die "--brokers must be 1 or 3, not '$brokers'" ;; es
 select_cluster() {
 	N=$1
 	CDIR=$KDIR/c$N
-	if [ "$N" = 1 ]; then BASE=19092; else BASE=29092; fi
+	if [ "$N" = 1 ]; then BASE=${SLUICE_KAFKA_PORT1:-19092}; else BASE=${SLUICE_KAFKA_PORT3:-29092}; fi
 	HEAP=${KAFKA_HEAP_OPTS:-$([ "$N" = 1 ] && echo "-Xms256m -Xmx768m" || echo "-Xms192m -Xmx512m")}
 }
 broker_port() { echo $((BASE + 100 * ($1 - 1))); }
