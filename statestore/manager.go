@@ -23,6 +23,12 @@ type ManagerConfig struct {
 	Stores []Builder
 	// ChangeLogger receives changes of logged stores. Nil logs nothing.
 	ChangeLogger ChangeLogger
+	// Transactional stages every write of the task's stores in memory until
+	// Commit applies them to the engine with the checkpoints (one batch per
+	// store); Abort drops them. Reads see staged writes. Exactly-once uses
+	// it so that the engine never holds writes of an uncommitted
+	// transaction.
+	Transactional bool
 	// CacheMaxBytes bounds the task's record cache (the instance's
 	// statestore.cache.max.bytes divided by its tasks); change it later
 	// with Cache().SetMaxBytes.
@@ -90,6 +96,9 @@ func OpenManager(cfg ManagerConfig) (*Manager, error) {
 		if err != nil {
 			m.closeEngines()
 			return nil, fmt.Errorf("statestore: task %s: opening %q: %w", cfg.Task, spec.Name, err)
+		}
+		if cfg.Transactional {
+			raw = newStagedRaw(raw)
 		}
 		c := &storeCore{spec: spec, topic: ChangelogTopic(cfg.ApplicationID, spec.Name), m: m, raw: raw}
 		if spec.Logging {
@@ -188,6 +197,14 @@ func (m *Manager) tp(store string) TopicPartition {
 // the last write is synced, which makes every earlier write of the engine
 // durable too. Stores not named keep their checkpoint.
 func (m *Manager) Commit(offsets map[string]int64) error {
+	for n := range offsets {
+		if _, ok := m.stores[n]; !ok {
+			return fmt.Errorf("statestore: task %s: checkpoint for unknown store %q", m.cfg.Task, n)
+		}
+	}
+	if m.cfg.Transactional {
+		return m.commitStaged(offsets)
+	}
 	var last RawStore
 	var lastCP Checkpoint
 	for _, n := range m.order {
@@ -217,6 +234,46 @@ func (m *Manager) Commit(offsets map[string]int64) error {
 	}
 	if err := last.Write(nil, lastCP, true); err != nil {
 		return fmt.Errorf("statestore: task %s: checkpoint: %w", m.cfg.Task, err)
+	}
+	return nil
+}
+
+// commitStaged applies each store's staged writes with its checkpoint; the
+// last store's batch is synced, which makes the earlier ones durable too.
+func (m *Manager) commitStaged(offsets map[string]int64) error {
+	for i, n := range m.order {
+		s, err := m.get(n)
+		if err != nil {
+			return err
+		}
+		var cp Checkpoint
+		if off, ok := offsets[n]; ok {
+			cp = Checkpoint{m.tp(n): off}
+		}
+		st := s.core.raw.(*stagedRaw)
+		if err := st.commit(cp, i == len(m.order)-1); err != nil {
+			return fmt.Errorf("statestore: task %s: committing %q: %w", m.cfg.Task, n, err)
+		}
+	}
+	return nil
+}
+
+// Abort drops the task's uncommitted changes: cached entries not yet
+// flushed and, in transactional mode, the staged writes, so the stores are
+// back to the last Commit. The runtime calls it when a transaction aborts.
+// Without transactional mode, writes already flushed to the engine stay.
+func (m *Manager) Abort() error {
+	for _, n := range m.order {
+		s, err := m.get(n)
+		if err != nil {
+			return err
+		}
+		if s.core.cache != nil {
+			s.core.cache.drop()
+		}
+		if st, ok := s.core.raw.(*stagedRaw); ok {
+			st.abort()
+		}
 	}
 	return nil
 }

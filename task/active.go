@@ -155,8 +155,13 @@ func (a *Active) InitStreamTime(ts int64) {
 // offset), so a task restarted with nothing to process still commits the same
 // position and knows its lag.
 func (a *Active) SetPosition(topic string, partition int32, offset int64) {
-	if q := a.queue(topic, partition); q != nil && q.fetched < 0 {
-		q.fetched = offset
+	if q := a.queue(topic, partition); q != nil {
+		if q.fetched < 0 {
+			q.fetched = offset
+		}
+		if q.lastCommit < 0 {
+			q.lastCommit = offset
+		}
 	}
 }
 
@@ -200,6 +205,9 @@ func (a *Active) AddRecords(topic string, partition int32, recs []*kgo.Record, e
 	ext := a.extr[topic]
 	if ext == nil {
 		ext = processor.RecordTimestamp
+	}
+	if len(recs) > 0 && q.lastCommit < 0 {
+		q.lastCommit = recs[0].Offset
 	}
 	for _, r := range recs {
 		ts, err := ext(r, q.partitionTime)
@@ -393,6 +401,39 @@ func (a *Active) CommitOffsets() []Offset {
 func (a *Active) Committed() {
 	a.commitNeeded = false
 	a.commitRequested = false
+	for _, q := range a.parts {
+		if q.committed >= 0 {
+			q.lastCommit = q.committed
+		}
+	}
+}
+
+// Reset takes the task back to its last commit, after a transaction that
+// included its work aborted: queued records are dropped, staged and cached
+// store changes are discarded, stream time becomes streamTime (if larger
+// than -1), and the returned positions say where fetching must restart, per
+// partition (partitions whose position is unknown are left out: nothing of
+// them was consumed).
+func (a *Active) Reset(streamTime int64) (map[TopicPartition]int64, error) {
+	out := map[TopicPartition]int64{}
+	for _, q := range a.parts {
+		q.clear()
+		q.committed = -1
+		q.paused = false
+		if q.lastCommit >= 0 {
+			out[TopicPartition{q.topic, q.partition}] = q.lastCommit
+			q.fetched = q.lastCommit
+		}
+	}
+	a.buffered = 0
+	a.streamTime = streamTime
+	a.commitNeeded, a.commitRequested = false, false
+	if a.stores != nil {
+		if err := a.stores.Abort(); err != nil {
+			return out, &Error{Task: a.id, Offset: -1, Err: err}
+		}
+	}
+	return out, nil
 }
 
 // Stores returns the task's state stores, or nil.

@@ -32,11 +32,15 @@ type partitionQueue struct {
 	// committed is the offset to commit: after the last record processed
 	// (or skipped), -1 when nothing was processed since assignment.
 	committed int64
-	paused    bool
+	// lastCommit is the position as of the last commit (or, before any, the
+	// position consumption started at); -1 if not known yet. Reset rewinds
+	// to it.
+	lastCommit int64
+	paused     bool
 }
 
 func newPartitionQueue(topic string, partition int32) *partitionQueue {
-	return &partitionQueue{topic: topic, partition: partition, partitionTime: -1, endOffset: -1, fetched: -1, committed: -1}
+	return &partitionQueue{topic: topic, partition: partition, partitionTime: -1, endOffset: -1, fetched: -1, committed: -1, lastCommit: -1}
 }
 
 func (q *partitionQueue) push(r queued) {
