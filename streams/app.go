@@ -60,6 +60,8 @@ type App struct {
 	stopRestorer context.CancelFunc
 	restorerDone chan struct{}
 
+	processIDSet bool
+
 	// shutdownRequested is sent in the subscription after an uncaught-error
 	// handler answered ShutdownApplication.
 	shutdownRequested atomic.Bool
@@ -91,6 +93,7 @@ func New(top *processor.Topology, cfg Config) (*App, error) {
 	if err := top.Validate(); err != nil {
 		return nil, err
 	}
+	processIDSet := cfg.ProcessID != ""
 	cfg.applyDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -98,6 +101,7 @@ func New(top *processor.Topology, cfg Config) (*App, error) {
 	a := &App{
 		cfg: cfg, top: top, log: cfg.Logger.With("app", cfg.ApplicationID, "process", cfg.ProcessID),
 		done: make(chan struct{}), partitions: map[string]int32{},
+		processIDSet: processIDSet,
 	}
 	if err := a.registerMetrics(); err != nil {
 		return nil, fmt.Errorf("streams: registering metrics: %w", err)
@@ -160,6 +164,13 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("streams: admin client: %w", err)
 	}
 	a.admCl, a.adm = cl, kadm.NewClient(cl)
+	if !a.processIDSet && a.hasPersistentState() {
+		if err := a.loadProcessID(); err != nil {
+			cl.Close()
+			return err
+		}
+		a.log = a.cfg.Logger.With("app", a.cfg.ApplicationID, "process", a.cfg.ProcessID)
+	}
 	plan, err := a.prepareTopics(ctx)
 	if err != nil {
 		cl.Close()
@@ -215,6 +226,16 @@ func (a *App) workerDone(w *worker, err error) {
 		if x == w {
 			a.workers = append(a.workers[:i], a.workers[i+1:]...)
 			break
+		}
+	}
+	if errors.Is(err, errFenced) && !a.closing {
+		// Another member owns this worker's tasks now; a fresh worker
+		// (new producer, new membership) rejoins in its place.
+		a.log.Warn("worker fenced; replacing it", "worker", w.index, "err", err)
+		if serr := a.startWorkerLocked(); serr == nil {
+			return
+		} else {
+			err = errors.Join(err, serr)
 		}
 	}
 	if err == nil || a.closing {

@@ -85,6 +85,24 @@ func (a *App) openState(ctx context.Context) error {
 	return nil
 }
 
+// hasPersistentState reports whether any store of the topology is
+// persistent (so the instance owns a state directory).
+func (a *App) hasPersistentState() bool {
+	subs, err := a.top.Subtopologies()
+	if err != nil {
+		return false
+	}
+	for _, sub := range subs {
+		builders, _ := a.top.StoreBuilders(sub.ID)
+		for _, b := range builders {
+			if !b.Spec().InMemory {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // closeState stops the restorer and closes the engine, after every worker
 // has stopped.
 func (a *App) closeState() {
@@ -122,6 +140,7 @@ func (w *worker) openStores(id task.ID, cl *changeLogger) (*statestore.Manager, 
 		Stores:        builders,
 		ChangeLogger:  cl,
 		CacheMaxBytes: w.app.cfg.CacheMaxBytes,
+		Transactional: w.eos(),
 	})
 }
 

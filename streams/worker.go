@@ -34,12 +34,16 @@ type worker struct {
 	index int
 	log   *slog.Logger
 	cl    *kgo.Client
+	sess  *kgo.GroupTransactSession // exactly_once_v2 only
 	ctx   context.Context
 	kill  context.CancelFunc
 
 	stopping    atomic.Bool
 	killed      atomic.Bool
 	rebalancing atomic.Bool
+	// needAbort is set by a revocation under exactly-once: the open
+	// transaction may hold work of tasks this worker no longer owns.
+	needAbort atomic.Bool
 
 	asgMu     sync.Mutex
 	asg       assignor.AssignmentInfo
@@ -117,7 +121,18 @@ func newWorker(a *App, index int) (*worker, error) {
 		opts = append(opts, kgo.Rack(a.cfg.Rack))
 	}
 	if a.cfg.Guarantee == ExactlyOnceV2 {
-		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+		opts = append(opts,
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.RequireStableFetchOffsets(),
+			kgo.TransactionalID(a.cfg.ApplicationID+"-"+a.cfg.ProcessID+"-"+strconv.Itoa(index)),
+			kgo.TransactionTimeout(txnTimeout(a.cfg)),
+		)
+		sess, err := kgo.NewGroupTransactSession(opts...)
+		if err != nil {
+			return nil, fmt.Errorf("streams: worker %d client: %w", index, err)
+		}
+		w.sess, w.cl = sess, sess.Client()
+		return w, nil
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -153,6 +168,11 @@ func (w *worker) run() (err error) {
 		}
 	}()
 	w.lastCmt = time.Now()
+	if w.eos() {
+		if err := w.beginTxn(); err != nil {
+			return w.fail(err)
+		}
+	}
 	for !w.stopping.Load() {
 		pctx, cancel := context.WithTimeout(w.ctx, w.pollTimeout())
 		fetches := w.cl.PollRecords(pctx, maxPollRecords)
@@ -202,6 +222,11 @@ func (w *worker) step(fetches kgo.Fetches) error {
 	defer w.mu.Unlock()
 	if w.fatal != nil {
 		return w.fatal
+	}
+	if w.eos() && w.needAbort.Swap(false) {
+		// Records polled with this batch were fetched before the rewind;
+		// they are fetched again from the committed offsets.
+		return w.abortForRebalance(w.ctx)
 	}
 	var pause map[string][]int32
 	readCommitted := w.app.cfg.Guarantee == ExactlyOnceV2
@@ -374,6 +399,9 @@ func (w *worker) pollTimeout() time.Duration {
 // their metadata (at-least-once: nothing acknowledged is lost).
 func (w *worker) commitLocked(ctx context.Context) error {
 	w.lastCmt = time.Now()
+	if w.eos() {
+		return w.commitTxn(ctx, !w.stopping.Load())
+	}
 	var tasks []*task.Active
 	for _, t := range w.tasks {
 		if t.CommitNeeded() {
@@ -652,10 +680,19 @@ func (w *worker) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 func (w *worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	w.rebalancing.Store(true)
 	w.app.updateRebalancing()
+	if w.eos() {
+		// The open transaction cannot be committed from inside a rebalance
+		// callback; it is aborted before the next record is processed, and
+		// the revoked tasks close with their uncommitted work dropped.
+		w.needAbort.Store(true)
+		w.dropTasks(ctx, revoked, false)
+		return
+	}
 	w.dropTasks(ctx, revoked, !w.killed.Load())
 }
 
 func (w *worker) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
+	w.needAbort.Store(true)
 	w.rebalancing.Store(true)
 	w.app.updateRebalancing()
 	w.dropTasks(ctx, lost, false)
