@@ -233,7 +233,16 @@ start_java() {
 		-Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.xml" \
 		-cp "$JARS/*" kafka.Kafka "$d/server.properties" \
 		</dev/null >>"$d/logs/stdout.log" 2>&1 &
-	echo $! >"$d/pid"
+	local pid=$! tries=0
+	echo "$pid" >"$d/pid"
+	# $! is the forked shell until it has exec'd setsid and then java; wait for
+	# that, so that node_pid (which checks the command line) recognizes it.
+	until node_pid "$i" >/dev/null; do
+		kill -0 "$pid" 2>/dev/null || return 0 # died at once; wait_ready reports it
+		tries=$((tries + 1))
+		[ $tries -lt 200 ] || die "node $i (pid $pid) did not exec java within 10s"
+		sleep 0.05
+	done
 }
 
 # wait_ready waits until the cluster answers; $1 is extra flags for ready.
