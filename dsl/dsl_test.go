@@ -119,7 +119,7 @@ func TestStatelessOperations(t *testing.T) {
 			n := dsl.MapValues(s, func(v string) int64 { return int64(len(v)) })
 			n.ToWith(dsl.Produced[string, int64]{
 				Topic: "out", KeySerde: serde.String(),
-				ValueSerde: serde.New(func(_ string, v int64) ([]byte, error) { return []byte(strconv.FormatInt(v, 10)), nil }, nil),
+				ValueSerde:  serde.New(func(_ string, v int64) ([]byte, error) { return []byte(strconv.FormatInt(v, 10)), nil }, nil),
 				Partitioner: func(_ string, _ string, v int64, n int32) int32 { return int32(v) % n },
 			})
 		}, []string{"a=1", "b=2", "c=3", "d=0"}},
