@@ -1,0 +1,206 @@
+// Command table-reaggregation counts users per region with a table
+// re-aggregation: the input topic is a table of user -> region (a null value
+// deletes the user), regrouped by region and counted. When a user moves to
+// another region, the old region's count goes down and the new one's up;
+// when a user is deleted, their region's count goes down.
+//
+//	users (table) -> groupBy(region) -> count -> toStream -> to(output)
+//
+// Run it with a file of events, one "user region" per line ("user" alone
+// deletes the user; lines starting with # are ignored):
+//
+//	go run ./examples/table-reaggregation -input examples/table-reaggregation/testdata/events.txt
+//
+// It prints the final "region count" lines sorted by region (a region whose
+// users all left shows 0) and exits 0.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/sluicestreams/sluice/dsl"
+	"github.com/sluicestreams/sluice/examples/internal/exampleutil"
+	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/serde"
+	"github.com/sluicestreams/sluice/streams"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+type options struct {
+	brokers    string
+	input      string
+	appID      string
+	inTopic    string
+	outTopic   string
+	stateDir   string
+	partitions int
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.brokers, "brokers", "", "comma-separated Kafka brokers; empty runs an embedded cluster")
+	flag.StringVar(&o.input, "input", "", "a file of events (\"user region\", or \"user\" to delete); the program prints the final counts and exits")
+	flag.StringVar(&o.appID, "app", "users-per-region", "application.id")
+	flag.StringVar(&o.inTopic, "in", "user-regions", "input topic (the users table)")
+	flag.StringVar(&o.outTopic, "out", "users-per-region", "output topic")
+	flag.StringVar(&o.stateDir, "state-dir", "", "state directory (default: a temporary one)")
+	flag.IntVar(&o.partitions, "partitions", 3, "partitions of the topics the program creates")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "table-reaggregation:", err)
+		os.Exit(1)
+	}
+}
+
+// CountStore is the store of the counts per region; it also names the
+// repartition topic.
+const CountStore = "users-per-region"
+
+// Topology builds the re-aggregation from the users table topic in to the
+// counts topic out.
+//
+// The users table is not cached, so every change of a user reaches the
+// counts. With caching (the default) changes between two commits merge: a
+// user who joins and leaves a region within one commit interval never
+// reaches its count, and a region that only such users visited would not
+// appear at all instead of showing 0. The counts store is cached: it still
+// ends with the right count, and sends fewer updates.
+func Topology(in, out string) (*processor.Topology, error) {
+	b := dsl.NewBuilder()
+	users := dsl.NewTable(b, in, serde.String(), serde.String(), dsl.StoreName("users"), dsl.Caching(false))
+	perRegion := dsl.GroupTableBy(users,
+		func(user, region string) (string, string) { return region, user },
+		serde.String(), serde.String()).
+		Count(dsl.StoreName(CountStore))
+	perRegion.ToStream().To(out)
+	return b.Build()
+}
+
+// Event is one line of the input: a user's new region, or a deletion.
+type Event struct {
+	User, Region string
+	Delete       bool
+}
+
+// ReadEvents parses an events file.
+func ReadEvents(path string) ([]Event, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []Event
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		switch fields := strings.Fields(line); len(fields) {
+		case 1:
+			out = append(out, Event{User: fields[0], Delete: true})
+		case 2:
+			out = append(out, Event{User: fields[0], Region: fields[1]})
+		default:
+			return nil, fmt.Errorf("%s:%d: want \"user region\" or \"user\", got %q", path, n, line)
+		}
+	}
+	return out, sc.Err()
+}
+
+func run(ctx context.Context, o options, stdout io.Writer) error {
+	events, err := ReadEvents(o.input)
+	if o.input != "" && err != nil {
+		return err
+	}
+	brokers, stopCluster, err := exampleutil.Cluster(o.brokers)
+	if err != nil {
+		return err
+	}
+	defer stopCluster()
+	if o.partitions < 1 {
+		o.partitions = 1
+	}
+	if err := exampleutil.CreateTopics(ctx, brokers, int32(o.partitions), o.inTopic, o.outTopic); err != nil {
+		return err
+	}
+	top, err := Topology(o.inTopic, o.outTopic)
+	if err != nil {
+		return err
+	}
+	stateDir := o.stateDir
+	if stateDir == "" {
+		if stateDir, err = os.MkdirTemp("", "table-reaggregation-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(stateDir)
+	}
+	app, err := streams.New(top, streams.Config{
+		ApplicationID:  o.appID,
+		Brokers:        brokers,
+		StateDir:       stateDir,
+		CommitInterval: 100 * time.Millisecond,
+	})
+	if err != nil {
+		return err
+	}
+	if o.input == "" {
+		return app.Run(ctx)
+	}
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	defer app.Close(context.Background())
+	if err := produce(ctx, brokers, o.inTopic, events); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	// The input committed means every change is in the repartition topic;
+	// that committed means every count is in the output topic.
+	repartition := processor.InternalTopicName(o.appID, CountStore+"-repartition")
+	for _, topic := range []string{o.inTopic, repartition} {
+		if err := exampleutil.WaitCommitted(wctx, brokers, o.appID, topic); err != nil {
+			return err
+		}
+	}
+	if err := app.Close(wctx); err != nil {
+		return err
+	}
+	counts, err := exampleutil.LatestValues(wctx, brokers, o.outTopic, func(b []byte) (int64, error) {
+		return serde.Int64().Deserialize(o.outTopic, b)
+	})
+	if err != nil {
+		return err
+	}
+	exampleutil.PrintSorted(stdout, counts)
+	return nil
+}
+
+// produce writes the events keyed by user, so each user's events stay in
+// order on one partition; a deletion is a null value.
+func produce(ctx context.Context, brokers []string, topic string, events []Event) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, len(events))
+	for i, e := range events {
+		recs[i] = &kgo.Record{Key: []byte(e.User)}
+		if !e.Delete {
+			recs[i].Value = []byte(e.Region)
+		}
+	}
+	return cl.ProduceSync(ctx, recs...).FirstErr()
+}
