@@ -20,7 +20,8 @@
 # MVN_ARGS (extra arguments for mvn, e.g. -Dmaven.repo.local=/tmp/m2),
 # SLUICE_KAFKA_PORT1 / SLUICE_KAFKA_PORT3 (first broker port of c1 / c3, for a
 # second checkout on the same machine; node I uses PORT+100*(I-1), its
-# controller one above).
+# controller one above; keep them below 32768, the start of the ephemeral
+# port range, or an outgoing connection can take a broker port).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
