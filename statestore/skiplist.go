@@ -84,7 +84,8 @@ func (s *skiplist[V]) set(key []byte, val V) (n *slNode[V], inserted bool) {
 		}
 		s.level = l
 	}
-	n = &slNode[V]{key: key, val: val, next: make([]*slNode[V], l)}
+	n = newNode[V](l)
+	n.key, n.val = key, val
 	for i := 0; i < l; i++ {
 		n.next[i] = prev[i].next[i]
 		prev[i].next[i] = n
@@ -165,4 +166,40 @@ func (s *skiplist[V]) lastBefore(to []byte) *slNode[V] {
 		return nil
 	}
 	return x
+}
+
+// newNode allocates a node and its links in one object for the common
+// small levels, saving an allocation and a cache miss per hop.
+func newNode[V any](l int) *slNode[V] {
+	switch l {
+	case 1:
+		x := &struct {
+			n slNode[V]
+			a [1]*slNode[V]
+		}{}
+		x.n.next = x.a[:]
+		return &x.n
+	case 2:
+		x := &struct {
+			n slNode[V]
+			a [2]*slNode[V]
+		}{}
+		x.n.next = x.a[:]
+		return &x.n
+	case 3:
+		x := &struct {
+			n slNode[V]
+			a [3]*slNode[V]
+		}{}
+		x.n.next = x.a[:]
+		return &x.n
+	case 4:
+		x := &struct {
+			n slNode[V]
+			a [4]*slNode[V]
+		}{}
+		x.n.next = x.a[:]
+		return &x.n
+	}
+	return &slNode[V]{next: make([]*slNode[V], l)}
 }
