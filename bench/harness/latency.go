@@ -58,7 +58,7 @@ func (h *harness) latency(ctx context.Context, c contender, rate float64) (laten
 			return res, errors.New("group did not become stable")
 		}
 	}
-	time.Sleep(time.Second)
+	time.Sleep(500 * time.Millisecond)
 
 	tail, err := kgo.NewClient(kgo.SeedBrokers(h.b.seeds...), kgo.ConsumeTopics(s.output),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),

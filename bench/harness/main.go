@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -47,12 +48,14 @@ type harness struct {
 	javaOpts     string
 	outDir       string
 	mdPath       string
+	notesPath    string
 	logDir       string
 	stateRoot    string
 	profile      bool
 	command      string
 
 	runID      string
+	loadStart  string
 	inputTopic string
 	inputEnds  map[int32]int64
 	exp        workload.Expected
@@ -65,7 +68,7 @@ func main() {
 	flag.BoolVar(&h.quick, "quick", false, "short run: small input, one run per contender, short latency runs")
 	flag.Int64Var(&h.lines, "lines", 0, "input lines (default 3,000,000; 300,000 with -quick)")
 	flag.IntVar(&h.runs, "runs", 0, "throughput runs per contender; the median is reported (default 3; 1 with -quick)")
-	latencySecs := flag.Int("latency-secs", 0, "seconds of offered load per latency run (default 30; 10 with -quick)")
+	latencySecs := flag.Int("latency-secs", 0, "seconds of offered load per latency run (default 30; 6 with -quick)")
 	flag.Var((*int32Flag)(&h.partitions), "partitions", "input partitions")
 	flag.IntVar(&h.threads, "threads", 1, "num.stream.threads for Sluice and Kafka Streams")
 	flag.IntVar(&h.alosCommitMs, "commit-ms", 1000, "commit.interval.ms under at_least_once (also the ceiling's commit interval)")
@@ -78,6 +81,7 @@ func main() {
 	flag.StringVar(&h.javaOpts, "java-opts", "", "extra JVM options for the Java contenders")
 	flag.StringVar(&h.outDir, "out", "bench/results", "results directory")
 	flag.StringVar(&h.mdPath, "md", "BENCHMARKS.md", "the Markdown report to write")
+	flag.StringVar(&h.notesPath, "notes", "bench/NOTES.md", "hand-written analysis included in the report, if the file exists")
 	flag.StringVar(&only, "only", "", "comma-separated contender names to run (default all)")
 	flag.BoolVar(&h.profile, "profile", false, "write a CPU profile of every Sluice run next to its log")
 	flag.Parse()
@@ -89,7 +93,7 @@ func main() {
 		h.runs = int(pick(h.quick, 1, 3))
 	}
 	if *latencySecs == 0 {
-		*latencySecs = int(pick(h.quick, 10, 30))
+		*latencySecs = int(pick(h.quick, 6, 30))
 	}
 	h.latencyDur = time.Duration(*latencySecs) * time.Second
 	h.command = "go run ./bench/harness " + strings.Join(os.Args[1:], " ")
@@ -144,27 +148,15 @@ func (h *harness) run(ctx context.Context, contenders []contender) error {
 	h.stateRoot = filepath.Join(os.TempDir(), "sluice-bench", h.runID)
 	defer os.RemoveAll(h.stateRoot)
 
+	h.loadStart = loadavg()
 	h.inputTopic = h.runID + "-input"
-	log.Printf("generating %d lines (seed %d) into %s (%d partitions)", h.lines, h.seed, h.inputTopic, h.partitions)
-	if err := h.b.createTopic(ctx, h.inputTopic, h.partitions); err != nil {
-		return err
-	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		h.b.deleteTopics(cctx, []string{h.inputTopic})
 	}()
-	t0 := time.Now()
-	if h.exp, err = h.b.produceInput(ctx, h.inputTopic, h.lines, h.seed); err != nil {
+	if err := h.makeInput(ctx); err != nil {
 		return err
-	}
-	if h.inputEnds, err = h.b.endOffsets(ctx, h.inputTopic); err != nil {
-		return err
-	}
-	log.Printf("input: %d lines (%d kept, %d words, %d distinct) in %v; partition ends %v",
-		h.exp.Lines, h.exp.Kept, h.exp.Words, len(h.exp.Counts), time.Since(t0).Round(time.Millisecond), h.inputEnds)
-	if sum(h.inputEnds) != h.exp.Lines {
-		return fmt.Errorf("input topic holds %d records, want %d", sum(h.inputEnds), h.exp.Lines)
 	}
 
 	results := make([]*result, 0, len(contenders))
@@ -173,6 +165,14 @@ func (h *harness) run(ctx context.Context, contenders []contender) error {
 		results = append(results, res)
 		for i := 1; i <= h.runs; i++ {
 			r, err := h.throughput(ctx, c, i)
+			if err != nil && ctx.Err() == nil && !isUnavailable(err) && !h.inputIntact(ctx) {
+				// Someone restarted the broker (scripts/kafka.sh up starts
+				// from empty data dirs): write the input again and retry once.
+				log.Printf("%s run %d: %v; the input topic is gone or changed, regenerating it", c.Name, i, err)
+				if err = h.makeInput(ctx); err == nil {
+					r, err = h.throughput(ctx, c, i)
+				}
+			}
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -226,4 +226,58 @@ func (h *harness) run(ctx context.Context, contenders []contender) error {
 		r.Latency = &lr
 	}
 	return h.report(results, rate)
+}
+
+// makeInput (re)creates the input topic and fills it.
+func (h *harness) makeInput(ctx context.Context) error {
+	log.Printf("generating %d lines (seed %d) into %s (%d partitions)", h.lines, h.seed, h.inputTopic, h.partitions)
+	h.b.deleteTopics(ctx, []string{h.inputTopic})
+	var err error
+	for i := 0; i < 50; i++ { // a deleted topic takes a moment to go
+		if err = h.b.createTopic(ctx, h.inputTopic, h.partitions); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if h.exp, err = h.b.produceInput(ctx, h.inputTopic, h.lines, h.seed); err != nil {
+		return err
+	}
+	if h.inputEnds, err = h.b.endOffsets(ctx, h.inputTopic); err != nil {
+		return err
+	}
+	log.Printf("input: %d lines (%d kept, %d words, %d distinct) in %v; partition ends %v",
+		h.exp.Lines, h.exp.Kept, h.exp.Words, len(h.exp.Counts), time.Since(t0).Round(time.Millisecond), h.inputEnds)
+	if sum(h.inputEnds) != h.exp.Lines {
+		return fmt.Errorf("input topic holds %d records, want %d", sum(h.inputEnds), h.exp.Lines)
+	}
+	return nil
+}
+
+// inputIntact reports whether the input topic still holds what was written.
+func (h *harness) inputIntact(ctx context.Context) bool {
+	ends, err := h.b.endOffsets(ctx, h.inputTopic)
+	return err == nil && maps.Equal(ends, h.inputEnds)
+}
+
+func isUnavailable(err error) bool {
+	_, ok := err.(*errUnavailable)
+	return ok
+}
+
+// loadavg is the 1, 5 and 15 minute load averages: the machine is shared,
+// and the figures mean little when it is busy.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

@@ -119,6 +119,7 @@ type metaJSON struct {
 	CacheBytes       int64             `json:"statestore_cache_max_bytes"`
 	OfferedRate      float64           `json:"latency_offered_rate_per_s"`
 	LatencySeconds   float64           `json:"latency_seconds"`
+	LoadAverage      string            `json:"load_average_start_end"`
 	Machine          map[string]string `json:"machine"`
 	Versions         map[string]string `json:"versions"`
 	Command          string            `json:"command"`
@@ -157,7 +158,8 @@ func (h *harness) report(results []*result, rate float64) error {
 		Partitions: h.partitions, Seed: h.seed, RunsPerContender: h.runs, Threads: h.threads,
 		ALOSCommitMs: h.alosCommitMs, EOSCommitMs: h.eosCommitMs, CacheBytes: h.cacheBytes,
 		OfferedRate: rate, LatencySeconds: h.latencyDur.Seconds(),
-		Machine: machine(), Versions: versions(), Command: h.command,
+		LoadAverage: h.loadStart + " / " + loadavg(),
+		Machine:     machine(), Versions: versions(), Command: h.command,
 	}}
 	for _, r := range results {
 		c := r.contender
@@ -350,6 +352,9 @@ func (h *harness) markdown(rep reportJSON, results []*result, figs map[string]ma
 	target("EOS costs Sluice ≤ 20% throughput vs ALOS (fraction lost)", eosCost, func(x float64) bool { return x <= 0.20 })
 	p("\n")
 
+	if notes, err := os.ReadFile(h.notesPath); err == nil && len(bytes.TrimSpace(notes)) > 0 {
+		p("## Analysis\n\n_Hand-written in %s; it refers to the run it names, which may not be the run above._\n\n%s\n\n", h.notesPath, bytes.TrimSpace(notes))
+	}
 	p("## Method\n\n")
 	p("- **Input**: %d lines from `bench/internal/workload` (seed %d): 4–12 words per line from a %d-word vocabulary with Zipf (s = 1.1) skew, about one line in ten a `# ` comment line; produced once per run with null keys to a %d-partition topic. Kept lines: %d; words in them: %d (%d distinct).\n",
 		m.InputLines, m.Seed, workload.VocabularySize, m.Partitions, m.KeptLines, m.Words, m.DistinctWords)
@@ -368,6 +373,7 @@ func (h *harness) markdown(rep reportJSON, results []*result, figs map[string]ma
 	for _, k := range sortedKeys(m.Versions) {
 		p("- %s: %s\n", k, m.Versions[k])
 	}
+	p("- load average (1, 5, 15 min) at start / end of the run: %s (the machine is shared with other builds and tests; figures move with it)\n", m.LoadAverage)
 	p("- broker: one KRaft node from `scripts/kafka.sh up` on 127.0.0.1:19092 (same machine)\n")
 	p("\n## Commands\n\n```\nmake bench        # full run: starts the broker if needed, builds, runs, writes this file\nmake bench-quick  # the short run\n```\n\n")
 	p("This report was made by:\n\n```\n%s\n```\n\n", m.Command)

@@ -156,21 +156,26 @@ func (p *proc) cpu() (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	s := string(b)
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads utime + stime from a /proc/<pid>/stat line. The command
+// name (field 2, in parentheses) may hold spaces and parentheses, so fields
+// are counted from the last ')'.
+func parseStatCPU(s string) (time.Duration, error) {
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, errors.New("bad /proc stat")
+		return 0, errors.New("harness: bad /proc stat: no command")
 	}
 	f := strings.Fields(s[i+1:])
-	// Fields after the command: state is f[0]; utime is field 14 of the
-	// line, f[11]; stime f[12].
+	// f[0] is field 3 (state); utime is field 14, stime field 15.
 	if len(f) < 13 {
-		return 0, errors.New("short /proc stat")
+		return 0, errors.New("harness: short /proc stat")
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, errors.New("bad /proc stat times")
+		return 0, errors.New("harness: bad /proc stat times")
 	}
 	return time.Duration(ut+st) * time.Second / time.Duration(clockTicks), nil
 }
