@@ -18,20 +18,24 @@ func TestMetamorphic(t *testing.T) {
 		name    string
 		cache   bool
 		cacheSz int64
+		txn     bool
 	}
 	var cfgs []cfg
 	for _, ec := range engineCases {
 		cfgs = append(cfgs,
-			cfg{ec.open, ec.name, false, 0},
-			cfg{ec.open, ec.name + "/tinycache", true, 2000},
-			cfg{ec.open, ec.name + "/bigcache", true, 1 << 24})
+			cfg{ec.open, ec.name, false, 0, false},
+			cfg{ec.open, ec.name + "/tinycache", true, 2000, false},
+			cfg{ec.open, ec.name + "/bigcache", true, 1 << 24, false},
+			cfg{ec.open, ec.name + "/transactional", false, 0, true},
+			cfg{ec.open, ec.name + "/transactional/tinycache", true, 2000, true})
 	}
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			var ref []string
 			var refName string
 			for _, c := range cfgs {
-				out := runRandomOps(t, c.engine(t), seed, c.cache, c.cacheSz)
+				t.Logf("config %s", c.name)
+				out := runRandomOps(t, c.engine(t), seed, c.cache, c.cacheSz, c.txn)
 				if ref == nil {
 					ref, refName = out, c.name
 					continue
@@ -49,14 +53,19 @@ func TestMetamorphic(t *testing.T) {
 	}
 }
 
-func runRandomOps(t *testing.T, e Engine, seed uint64, cache bool, cacheSz int64) []string {
+func runRandomOps(t *testing.T, e Engine, seed uint64, cache bool, cacheSz int64, txn bool) []string {
 	rng := rand.New(rand.NewPCG(seed, 99))
 	log := &recLogger{}
-	m := openManager(t, e, log, cacheSz,
-		KeyValue("kv", stringSerde{}, stringSerde{}, Caching(cache)),
-		Window("w", 50*time.Millisecond, 10*time.Millisecond, stringSerde{}, stringSerde{}, Caching(cache), SegmentInterval(20*time.Millisecond)),
-		Session("s", 50*time.Millisecond, stringSerde{}, stringSerde{}, Caching(cache), SegmentInterval(20*time.Millisecond)),
-	)
+	m, err := OpenManager(ManagerConfig{ApplicationID: "app", Task: "0_1", Partition: 1, Engine: e,
+		ChangeLogger: log, CacheMaxBytes: cacheSz, Transactional: txn, Stores: []Builder{
+			KeyValue("kv", stringSerde{}, stringSerde{}, Caching(cache)),
+			Window("w", 50*time.Millisecond, 10*time.Millisecond, stringSerde{}, stringSerde{}, Caching(cache), SegmentInterval(20*time.Millisecond)),
+			Session("s", 50*time.Millisecond, stringSerde{}, stringSerde{}, Caching(cache), SegmentInterval(20*time.Millisecond)),
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
 	kv := mustStore[KeyValueStore[string, string]](t, m, "kv")
 	w := mustStore[WindowStore[string, string]](t, m, "w")
 	ss := mustStore[SessionStore[string, string]](t, m, "s")
@@ -115,6 +124,11 @@ func runRandomOps(t *testing.T, e Engine, seed uint64, cache bool, cacheSz int64
 			}
 		case 13:
 			r = fmt.Sprint(m.Flush())
+			if rng.IntN(2) == 0 {
+				// A commit point (in transactional mode it applies the staged
+				// writes); results must not depend on it.
+				m.Commit(map[string]int64{"kv": int64(i)})
+			}
 		}
 		out = append(out, r)
 	}

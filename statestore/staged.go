@@ -225,7 +225,9 @@ func (it *stagedIter) Next() bool {
 	if it.key == nil {
 		return false
 	}
-	last := it.key
+	// Copy: a key from the base iterator (pebble) is overwritten when the
+	// base moves, and the loop below moves it.
+	last := clone(it.key)
 	// Step past the current key in both sources.
 	for it.si < len(it.staged) && bytes.Compare(it.staged[it.si].key, last) <= 0 {
 		it.si++
