@@ -1,0 +1,178 @@
+package dsl_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/sluicestreams/sluice/dsl"
+	"github.com/sluicestreams/sluice/internal/kafkatest"
+	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/serde"
+	"github.com/sluicestreams/sluice/streams"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// These tests run DSL topologies on the test cluster: a real broker under
+// make test (SLUICE_BROKERS), kfake otherwise.
+
+// startApps starts n instances of top and waits until, together, they run
+// every task (tasks in all) and are all RUNNING, so that input produced
+// afterwards is not reprocessed by a rebalance (at-least-once would count it
+// twice).
+func startApps(t *testing.T, env *kafkatest.Env, top *processor.Topology, appID string, n, tasks int) []*streams.App {
+	t.Helper()
+	var apps []*streams.App
+	for range n {
+		app, err := streams.New(top, streams.Config{
+			ApplicationID: appID, Brokers: env.Brokers(), StateDir: t.TempDir(),
+			CommitInterval: 200 * time.Millisecond, SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second,
+		})
+		must(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		must(t, app.Start(ctx))
+		cancel()
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_ = app.Close(ctx)
+		})
+		apps = append(apps, app)
+	}
+	env.WaitFor(t, 2*time.Minute, func() error {
+		total := 0
+		for i, a := range apps {
+			if a.State() != streams.Running {
+				return fmt.Errorf("app %d is %v", i, a.State())
+			}
+			total += len(a.ActiveTasks())
+		}
+		if total != tasks {
+			return fmt.Errorf("%d of %d tasks running", total, tasks)
+		}
+		return nil
+	})
+	return apps
+}
+
+// waitProcessed waits until appID has committed every partition of each
+// topic, in order, up to its end offset.
+func waitProcessed(t *testing.T, env *kafkatest.Env, appID string, topics ...string) {
+	t.Helper()
+	adm := env.Admin(t)
+	for _, topic := range topics {
+		env.WaitFor(t, 3*time.Minute, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			ends, err := adm.ListEndOffsets(ctx, topic)
+			if err != nil {
+				return err
+			}
+			offs, err := adm.FetchOffsets(ctx, appID)
+			if err != nil {
+				return err
+			}
+			var lag error
+			ends.Each(func(e kadm.ListedOffset) {
+				if o, ok := offs.Lookup(topic, e.Partition); e.Offset > 0 && (!ok || o.At < e.Offset) && lag == nil {
+					lag = fmt.Errorf("%s[%d]: committed %d of %d", topic, e.Partition, o.At, e.Offset)
+				}
+			})
+			return lag
+		})
+	}
+}
+
+// latest reads topic and returns the last int64 value of each key.
+func latest(t *testing.T, env *kafkatest.Env, topic string) map[string]int64 {
+	out := map[string]int64{}
+	for _, r := range env.ReadAll(t, topic, false) {
+		v, err := serde.Int64().Deserialize(topic, r.Value)
+		must(t, err)
+		out[string(r.Key)] = v
+	}
+	return out
+}
+
+// TestClusterWordCount: the DSL word count, two instances, a 4-partition
+// input, checked against counts computed here.
+func TestClusterWordCount(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	in, out := env.Topic(t, 4, nil), env.Topic(t, 4, nil)
+	appID := env.AppID(t)
+	top, err := wordCount(in, out).Build()
+	must(t, err)
+	startApps(t, env, top, appID, 2, 8) // 2 sub-topologies x 4 partitions
+
+	lines := benchLines(2000)
+	want := map[string]int64{}
+	recs := make([]*kgo.Record, len(lines))
+	for i, l := range lines {
+		recs[i] = &kgo.Record{Topic: in, Key: []byte(strconv.Itoa(i)), Value: []byte(l)}
+		for _, w := range words(l) {
+			want[w]++
+		}
+	}
+	env.Produce(t, recs...)
+	waitProcessed(t, env, appID, in, processor.InternalTopicName(appID, "counts-repartition"))
+	got := latest(t, env, out)
+	if !maps.Equal(got, want) {
+		diff := 0
+		for w, n := range want {
+			if got[w] != n {
+				if diff++; diff <= 10 {
+					t.Errorf("%s: %d, want %d", w, got[w], n)
+				}
+			}
+		}
+		t.Fatalf("%d of %d words wrong (%d printed)", diff, len(want), len(got))
+	}
+}
+
+// TestClusterTableReaggregation: a users table with moves and deletions,
+// regrouped by region and counted, gives the counts of a replay of the
+// same events.
+func TestClusterTableReaggregation(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	in, out := env.Topic(t, 4, nil), env.Topic(t, 4, nil)
+	appID := env.AppID(t)
+	b := dsl.NewBuilder()
+	users := dsl.NewTable(b, in, serde.String(), serde.String(), dsl.StoreName("users"), dsl.Caching(false))
+	dsl.GroupTableBy(users, func(u, r string) (string, string) { return r, u }, serde.String(), serde.String()).
+		Count(dsl.StoreName("per-region")).ToStream().To(out)
+	top, err := b.Build()
+	must(t, err)
+	startApps(t, env, top, appID, 1, 8)
+
+	rng := rand.New(rand.NewPCG(7, 8))
+	regions := []string{"eu", "us", "apac", "latam", "mea", "anz"}
+	where := map[string]string{}
+	want := map[string]int64{}
+	var recs []*kgo.Record
+	for range 3000 {
+		u := "user-" + strconv.Itoa(rng.IntN(300))
+		rec := &kgo.Record{Topic: in, Key: []byte(u)}
+		if rng.IntN(10) == 0 {
+			delete(where, u)
+		} else {
+			r := regions[rng.IntN(len(regions))]
+			where[u] = r
+			want[r] += 0
+			rec.Value = []byte(r)
+		}
+		recs = append(recs, rec)
+	}
+	for _, r := range where {
+		want[r]++
+	}
+	env.Produce(t, recs...)
+	waitProcessed(t, env, appID, in, processor.InternalTopicName(appID, "per-region-repartition"))
+	if got := latest(t, env, out); !maps.Equal(got, want) {
+		t.Fatalf("counts %v, want %v", got, want)
+	}
+}
