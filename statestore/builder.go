@@ -3,6 +3,7 @@ package statestore
 import (
 	"fmt"
 	"maps"
+	"strconv"
 	"time"
 )
 
@@ -204,4 +205,24 @@ func (b *sessionBuilder[K, V]) build(c *storeCore) (Store, error) {
 func Session[K, V any](name string, retention time.Duration, keys Serde[K], values Serde[V], opts ...Option) Builder {
 	opts = append([]Option{optFunc(func(s *Spec) { s.Retention = retention })}, opts...)
 	return &sessionBuilder[K, V]{spec: newSpec(name, KindSession, opts), keys: keys, values: values}
+}
+
+// WindowChangelogAdditionalRetention is added to the retention of window
+// and session stores for their changelog topics' retention.ms, as Kafka
+// Streams' windowstore.changelog.additional.retention.ms (default 1 day).
+const WindowChangelogAdditionalRetention = 24 * time.Hour
+
+// ChangelogTopicConfig returns the topic config to create the store's
+// changelog with: cleanup.policy=compact for key-value stores;
+// compact,delete with retention.ms = Retention +
+// WindowChangelogAdditionalRetention for window and session stores. Entries
+// of Spec.ChangelogConfig override these.
+func (s Spec) ChangelogTopicConfig() map[string]string {
+	cfg := map[string]string{"cleanup.policy": "compact"}
+	if s.Kind == KindWindow || s.Kind == KindSession {
+		cfg["cleanup.policy"] = "compact,delete"
+		cfg["retention.ms"] = strconv.FormatInt((s.Retention + WindowChangelogAdditionalRetention).Milliseconds(), 10)
+	}
+	maps.Copy(cfg, s.ChangelogConfig)
+	return cfg
 }
