@@ -23,6 +23,20 @@ test-short:
 test-fault:
 	scripts/test.sh fault
 
+# The exactly-once system test (eostest/, modelled on Kafka's StreamsEosTest)
+# on the 3-broker cluster, started here if it is not running: a few minutes
+# of kill -9s, scaling and a broker bounce under exactly_once_v2, then the
+# verifier; plus the check that the verifier catches at_least_once. Logs go
+# to eostest/work/<run>/. EOS_DURATION=10m for the long run; EOS_GUARANTEE,
+# EOS_RATE, EOS_KILL_EVERY, EOS_COMMIT_INTERVAL and EOS_SEED shape it (see
+# eostest/harness). test-eos-short is one 1-minute exactly_once_v2 run.
+.PHONY: test-eos test-eos-short
+test-eos:
+	EOS_TEST=1 scripts/test.sh fault -run '^TestEOS' ./eostest/...
+
+test-eos-short:
+	EOS_TEST=1 EOS_DURATION=$${EOS_DURATION:-60s} scripts/test.sh fault -run '^TestEOS$$' ./eostest/...
+
 # Start / stop a test cluster by hand: make kafka-up BROKERS=3
 kafka-up:
 	scripts/kafka.sh up --brokers $(BROKERS)
