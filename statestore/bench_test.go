@@ -197,6 +197,11 @@ func BenchmarkManyTasksMemory(b *testing.B) {
 		}
 		peak = max(peak, rssBytes())
 		elapsed := time.Since(start)
+		var cached int64
+		for _, m := range ms {
+			cached += m.Cache().SizeBytes()
+		}
+		b.ReportMetric(float64(cached)/(1<<20), "record-cache-MiB")
 		var hs runtime.MemStats
 		runtime.ReadMemStats(&hs)
 		bound := opts.MemoryBound() + cacheTotal
