@@ -9,7 +9,7 @@ import (
 // key and value (entry struct, skiplist node and links).
 const cacheEntryOverhead = 160
 
-// Cache is the record cache of one task: a byte-bounded LRU over the cached
+// Cache is the record cache of one task (Manager.Cache): a byte-bounded LRU over the cached
 // stores of the task. Puts to the same key merge; on Flush or when an entry
 // is evicted to stay under the bound, the latest value goes to the engine,
 // the ChangeLogger and the store's flush listener.
@@ -29,9 +29,9 @@ type Cache struct {
 	evicts int64
 }
 
-// NewCache returns a cache bounded to maxBytes (0 holds nothing: every put
+// newCache returns a cache bounded to maxBytes (0 holds nothing: every put
 // is written through at once).
-func NewCache(maxBytes int64) *Cache {
+func newCache(maxBytes int64) *Cache {
 	c := &Cache{max: maxBytes}
 	c.lru.lruNext, c.lru.lruPrev = &c.lru, &c.lru
 	return c

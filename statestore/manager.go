@@ -74,7 +74,7 @@ func OpenManager(cfg ManagerConfig) (*Manager, error) {
 	if cfg.ApplicationID == "" || cfg.Task == "" {
 		return nil, errors.New("statestore: ManagerConfig needs ApplicationID and Task")
 	}
-	m := &Manager{cfg: cfg, cache: NewCache(cfg.CacheMaxBytes), stores: map[string]*managed{}}
+	m := &Manager{cfg: cfg, cache: newCache(cfg.CacheMaxBytes), stores: map[string]*managed{}}
 	for _, b := range cfg.Stores {
 		spec := b.Spec()
 		if err := spec.validate(); err != nil {
