@@ -47,6 +47,9 @@ func startApps(t *testing.T, env *kafkatest.Env, top *processor.Topology, appID 
 	env.WaitFor(t, 2*time.Minute, func() error {
 		total := 0
 		for i, a := range apps {
+			if a.State() == streams.Error {
+				t.Fatalf("app %d failed: %v", i, a.Err())
+			}
 			if a.State() != streams.Running {
 				return fmt.Errorf("app %d is %v", i, a.State())
 			}
