@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -23,12 +24,14 @@ type latencyRun struct {
 }
 
 // latency runs c on a fresh input topic that the harness fills at rate lines
-// per second for h.latencyDur, and measures, for every output record, the
-// time the harness received it (read_committed) minus the record's
-// timestamp, which every contender carries over from the input record it
-// came from (for a count: the latest input record that changed it), i.e. the
-// producer's create time of that input line. The first fifth of the input
-// is warm-up and not counted.
+// per second, and measures, for every output record, the time the harness
+// received it (read_committed) minus the record's timestamp, which every
+// contender carries over from the input record it came from (for a count:
+// the latest input record that changed it), i.e. the producer's create time
+// of that input line. Load is offered from the moment the group is stable;
+// records stamped before the contender's first consumed record plus
+// h.latencyWarm are warm-up and not counted; after that, load is offered for
+// h.latencyDur more.
 func (h *harness) latency(ctx context.Context, c contender, rate float64) (latencyRun, error) {
 	res := latencyRun{RatePerS: rate}
 	appID := fmt.Sprintf("%s-%s-lat", h.runID, c.Name)
@@ -72,7 +75,7 @@ func (h *harness) latency(ctx context.Context, c contender, rate float64) (laten
 	var (
 		mu      sync.Mutex
 		samples []float64
-		warmEnd int64 // ms; records stamped before it are warm-up
+		warmEnd int64 = math.MaxInt64 // ms; records stamped before it are warm-up
 	)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -99,17 +102,25 @@ func (h *harness) latency(ctx context.Context, c contender, rate float64) (laten
 	defer prod.Close()
 	g := workload.NewGenerator(h.seed + 1)
 	start := time.Now()
-	mu.Lock()
-	warmEnd = start.Add(h.latencyDur / 5).UnixMilli()
-	mu.Unlock()
+	stopAt := start.Add(h.runTimeout) // until the first record is seen
 	var sent int64
 	var perr error
 	var perrMu sync.Mutex
 	for {
-		el := time.Since(start)
-		if el >= h.latencyDur {
+		select {
+		case first := <-p.first:
+			w := first.Add(h.latencyWarm)
+			mu.Lock()
+			warmEnd = w.UnixMilli()
+			mu.Unlock()
+			stopAt = w.Add(h.latencyDur)
+		default:
+		}
+		now := time.Now()
+		if now.After(stopAt) {
 			break
 		}
+		el := now.Sub(start)
 		due := int64(rate * el.Seconds())
 		for ; sent < due; sent++ {
 			prod.Produce(ctx, &kgo.Record{Value: append([]byte(nil), g.Next()...), Timestamp: time.Now()},
@@ -148,7 +159,7 @@ func (h *harness) latency(ctx context.Context, c contender, rate float64) (laten
 	deadline := time.Now().Add(h.runTimeout)
 	for {
 		ok, err := h.b.caughtUp(ctx, appID, s.input, ends, internal, c.eos())
-		if err != nil {
+		if err != nil && time.Now().After(deadline) {
 			return res, err
 		}
 		if ok || time.Now().After(deadline) {

@@ -42,6 +42,7 @@ type harness struct {
 	cacheBytes   int64
 	seed         uint64
 	latencyDur   time.Duration
+	latencyWarm  time.Duration
 	runTimeout   time.Duration
 	contenderBin string
 	javaCP       string
@@ -96,6 +97,7 @@ func main() {
 		*latencySecs = int(pick(h.quick, 6, 30))
 	}
 	h.latencyDur = time.Duration(*latencySecs) * time.Second
+	h.latencyWarm = time.Duration(pick(h.quick, 3, 10)) * time.Second
 	h.command = "go run ./bench/harness " + strings.Join(os.Args[1:], " ")
 	contenders := allContenders
 	if only != "" {
@@ -216,6 +218,14 @@ func (h *harness) run(ctx context.Context, contenders []contender) error {
 		lr, err := h.latency(ctx, r.contender, rate)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if err != nil {
+			// One retry: a start-up failure of the contender (or a broker
+			// hiccup) should not cost the figure; the first error is kept
+			// in the notes.
+			log.Printf("%s latency: %v; retrying once", r.contender.Name, err)
+			r.LatencyRetried = err.Error()
+			lr, err = h.latency(ctx, r.contender, rate)
 		}
 		if err != nil {
 			r.LatencyNote = err.Error()

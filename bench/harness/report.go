@@ -25,6 +25,8 @@ type result struct {
 	Runs        []throughputRun
 	Latency     *latencyRun
 	LatencyNote string
+	// LatencyRetried is the error of a first latency run that failed.
+	LatencyRetried string
 }
 
 func median(xs []float64) float64 {
@@ -100,6 +102,7 @@ type contenderJSON struct {
 	Runs        []throughputRun `json:"throughput_runs"`
 	Latency     *latencyRun     `json:"latency,omitempty"`
 	LatencyNote string          `json:"latency_note,omitempty"`
+	Retried     string          `json:"latency_first_attempt_error,omitempty"`
 }
 
 type metaJSON struct {
@@ -119,6 +122,7 @@ type metaJSON struct {
 	CacheBytes       int64             `json:"statestore_cache_max_bytes"`
 	OfferedRate      float64           `json:"latency_offered_rate_per_s"`
 	LatencySeconds   float64           `json:"latency_seconds"`
+	LatencyWarmSecs  float64           `json:"latency_warmup_seconds"`
 	LoadAverage      string            `json:"load_average_start_end"`
 	Machine          map[string]string `json:"machine"`
 	Versions         map[string]string `json:"versions"`
@@ -157,7 +161,7 @@ func (h *harness) report(results []*result, rate float64) error {
 		InputLines: h.exp.Lines, KeptLines: h.exp.Kept, Words: h.exp.Words, DistinctWords: len(h.exp.Counts),
 		Partitions: h.partitions, Seed: h.seed, RunsPerContender: h.runs, Threads: h.threads,
 		ALOSCommitMs: h.alosCommitMs, EOSCommitMs: h.eosCommitMs, CacheBytes: h.cacheBytes,
-		OfferedRate: rate, LatencySeconds: h.latencyDur.Seconds(),
+		OfferedRate: rate, LatencySeconds: h.latencyDur.Seconds(), LatencyWarmSecs: h.latencyWarm.Seconds(),
 		LoadAverage: h.loadStart + " / " + loadavg(),
 		Machine:     machine(), Versions: versions(), Command: h.command,
 	}}
@@ -165,7 +169,7 @@ func (h *harness) report(results []*result, rate float64) error {
 		c := r.contender
 		rep.Contenders = append(rep.Contenders, contenderJSON{Name: c.Name, Label: c.Label, Impl: c.Impl,
 			Topology: c.Topology, Guarantee: c.Guarantee, Status: r.Status, Note: r.Note, Runs: r.Runs,
-			Latency: r.Latency, LatencyNote: r.LatencyNote})
+			Latency: r.Latency, LatencyNote: r.LatencyNote, Retried: r.LatencyRetried})
 		for _, fo := range figureOrder {
 			fj := figureJSON{Contender: c.Name, Figure: fo.name, Unit: fo.unit, Better: fo.better, Status: r.Status, Note: r.Note}
 			if v, ok := figs[c.Name][fo.name]; ok {
@@ -269,10 +273,10 @@ func (h *harness) markdown(rep reportJSON, results []*result, figs map[string]ma
 	p("Sluice side by side with a plain franz-go pipe (the ceiling: no framework) and Java Kafka Streams %s, ", m.Versions["kafka_streams_java"])
 	p("each a separate process running the same topology on the same input on the same real broker, one after another.\n\n")
 	if m.Mode == "quick" {
-		p("**These are the figures of the QUICK run** (`make bench-quick`): %d input lines, %d run(s) per contender, %.0f s latency runs. ", m.InputLines, m.RunsPerContender, m.LatencySeconds)
+		p("**These are the figures of the QUICK run** (`make bench-quick`): %d input lines, %d run(s) per contender, latency measured over %.0f s. ", m.InputLines, m.RunsPerContender, m.LatencySeconds)
 		p("Short runs favour processes that start fast and understate steady-state differences; run `make bench` for the full figures.\n\n")
 	} else {
-		p("Full run (`make bench`): %d input lines, median of %d runs per contender, %.0f s latency runs.\n\n", m.InputLines, m.RunsPerContender, m.LatencySeconds)
+		p("Full run (`make bench`): %d input lines, median of %d runs per contender, latency measured over %.0f s.\n\n", m.InputLines, m.RunsPerContender, m.LatencySeconds)
 	}
 	p("Run %s on %s.\n\n", m.RunID, m.Date)
 	link := chart
@@ -315,6 +319,9 @@ func (h *harness) markdown(rep reportJSON, results []*result, figs map[string]ma
 	for _, r := range results {
 		if r.Note != "" {
 			notes = append(notes, fmt.Sprintf("- **%s** (%s): %s", r.contender.Label, r.Status, r.Note))
+		}
+		if r.LatencyRetried != "" {
+			notes = append(notes, fmt.Sprintf("- **%s** latency run was retried; the first attempt failed: %s", r.contender.Label, r.LatencyRetried))
 		}
 		if r.LatencyNote != "" {
 			notes = append(notes, fmt.Sprintf("- **%s** latency not measured: %s", r.contender.Label, r.LatencyNote))
@@ -365,7 +372,7 @@ func (h *harness) markdown(rep reportJSON, results []*result, figs map[string]ma
 	p("- **Throughput**: from the contender's first consumed record (it prints the time) to the moment the harness, polling every 25 ms, sees the contender's group commit offsets reaching the input's end offsets (and, for word count, the repartition topic's end offsets: one offset of slack under EOS for the transaction marker). records/s = input lines / that time; the median of the runs is reported. The commit interval bounds how late the last commit comes, so short runs are penalised by up to one commit interval.\n")
 	p("- **Verification**: after each run the output is checked: the stateless output holds exactly the kept lines; the word-count output's last value per word equals the true count of every word. A run with wrong output is reported as failed.\n")
 	p("- **CPU**: user+system time of the contender process (all threads) from /proc/<pid>/stat between the first record and the end, per million input lines. **Peak RSS**: the process's maxrss (whole life) from rusage.\n")
-	p("- **Latency**: each contender again, on a fresh input topic that the harness fills at a fixed %.0f lines/s (half the slowest contender's throughput) for %.0f s once the group is stable; latency = the time the harness's read_committed consumer receives an output record minus that record's timestamp, which is the create time of the input line it came from (for counts, of the latest line that changed it). The first fifth is warm-up. Harness and contender share the machine and the clock.\n", m.OfferedRate, m.LatencySeconds)
+	p("- **Latency**: each contender again, on a fresh input topic that the harness fills at a fixed %.0f lines/s (half the slowest contender's throughput) from the moment its group is stable; the first %.0f s after its first consumed record are warm-up, then %.0f s are measured; latency = the time the harness's read_committed consumer receives an output record minus that record's timestamp, which is the create time of the input line it came from (for counts, of the latest line that changed it). Harness and contender share the machine and the clock.\n", m.OfferedRate, m.LatencyWarmSecs, m.LatencySeconds)
 	p("\n## Machine and versions\n\n")
 	for _, k := range sortedKeys(m.Machine) {
 		p("- %s: %s\n", k, m.Machine[k])
