@@ -369,6 +369,23 @@ func (r *Run) startApp(n int) {
 	r.logf("instance %d started (start #%d, pid %d, log %s)", n, s.starts, s.proc.cmd.Process.Pid, s.logPath)
 }
 
+// waitStarted waits until the instance's latest start has logged a state
+// change (its Start returned: topics checked and created).
+func (r *Run) waitStarted(s *slot, timeout time.Duration) {
+	r.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		data, _ := os.ReadFile(s.logPath)
+		if i := bytes.LastIndex(data, []byte("=== harness: starting")); i >= 0 && bytes.Contains(data[i:], []byte(`msg="eos-app state"`)) {
+			return
+		}
+		if exited(s.proc) || time.Now().After(deadline) {
+			r.t.Fatalf("harness: instance %d did not start (%s); see %s", s.n, map[bool]string{true: "it exited", false: "timed out after " + timeout.String()}[exited(s.proc)], s.logPath)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // running returns the instances that are meant to run and do.
 func (r *Run) running() []*slot {
 	var out []*slot
@@ -456,7 +473,11 @@ func (r *Run) Execute() *Outcome {
 		"-keys", strconv.Itoa(r.cfg.Keys), "-rate", strconv.Itoa(r.cfg.Rate),
 		"-seed", strconv.FormatUint(r.cfg.Seed, 10))
 	r.logf("driver started (log %s)", driverLog)
-	for i := 0; i < r.cfg.Instances; i++ {
+	// The first instance creates the internal topics; the others start
+	// once it has, so that they do not race it to create them.
+	r.startApp(0)
+	r.waitStarted(r.slot(0), 3*time.Minute)
+	for i := 1; i < r.cfg.Instances; i++ {
 		r.startApp(i)
 	}
 
