@@ -77,6 +77,8 @@ type minfo struct {
 }
 
 type solver struct {
+	lagOK int64 // acceptable.recovery.lag in effect
+
 	cfg   Config
 	procs []pinfo
 	tasks []tinfo
@@ -172,6 +174,7 @@ func newSolver(in Input) (*solver, error) {
 	}
 	// Holders of state: offset sums, previous standbys, previous actives.
 	lagOK := in.Config.recoveryLag()
+	s.lagOK = lagOK
 	for i := range procs {
 		p := int32(i)
 		add := func(x int32) *holder {
@@ -181,7 +184,9 @@ func newSolver(in Input) (*solver, error) {
 			if n := len(t.holders); n > 0 && t.holders[n-1].p == p {
 				return &t.holders[n-1]
 			}
-			t.holders = append(t.holders, holder{p: p, lag: math.MaxInt64})
+			// Until an offset sum says otherwise, the process has no
+			// state: its lag is the whole changelog (Kafka Streams' rule).
+			t.holders = append(t.holders, holder{p: p, lag: t.end, caught: t.end <= lagOK})
 			return &t.holders[len(t.holders)-1]
 		}
 		// Iterate the map through sorted keys so that holders lists are
@@ -512,7 +517,9 @@ func (s *solver) caughtUp(x, p int32) bool {
 			return h.caught
 		}
 	}
-	return false
+	// No local state: the lag is the whole changelog, as in Kafka Streams,
+	// so a process is caught up on a task whose changelog is short.
+	return s.tasks[x].end <= s.lagOK
 }
 
 // deferUncaughtMoves keeps a stateful task on a caught-up process when its

@@ -225,7 +225,7 @@ func TestLeaderPathStateful(t *testing.T) {
 		l, err := coPartitioned(topics...)(counts)
 		l.Stateful = map[task.ID]int64{}
 		for id := range l.Tasks {
-			l.Stateful[id] = 100
+			l.Stateful[id] = 100000
 		}
 		return l, err
 	}
@@ -234,7 +234,7 @@ func TestLeaderPathStateful(t *testing.T) {
 	a := cfg
 	a.ProcessID = "A"
 	a.Subscription = func() SubscriptionInfo {
-		return SubscriptionInfo{PrevActive: []task.ID{tid(0, 0), tid(0, 1)}, OffsetSums: map[task.ID]int64{tid(0, 0): 100, tid(0, 1): 100}}
+		return SubscriptionInfo{PrevActive: []task.ID{tid(0, 0), tid(0, 1)}, OffsetSums: map[task.ID]int64{tid(0, 0): 100000, tid(0, 1): 100000}}
 	}
 	bcfg := cfg
 	bcfg.ProcessID = "B"

@@ -16,8 +16,8 @@ func ExampleAssign() {
 	var prev []task.ID
 	for p := range int32(4) {
 		id := task.ID{Subtopology: 0, Partition: p}
-		tasks = append(tasks, assignor.Task{ID: id, Stateful: true, EndOffsetSum: 5000})
-		offsets[id] = 5000
+		tasks = append(tasks, assignor.Task{ID: id, Stateful: true, EndOffsetSum: 50000})
+		offsets[id] = 50000
 		prev = append(prev, id)
 	}
 	out, err := assignor.Assign(assignor.Input{

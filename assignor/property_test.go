@@ -140,7 +140,11 @@ func caughtUpSet(in Input) map[task.ID]map[string]bool {
 				m[p.ID] = true
 				continue
 			}
-			if sum, ok := p.OffsetSums[t.ID]; ok && sum >= 0 && t.EndOffsetSum-sum <= lagOK {
+			sum, ok := p.OffsetSums[t.ID]
+			if !ok || sum < 0 {
+				sum = 0 // no usable local state: the lag is the whole changelog
+			}
+			if t.EndOffsetSum-sum <= lagOK {
 				m[p.ID] = true
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -27,6 +28,15 @@ type Listener interface {
 	OnRestoreEnd(task, store, topic string, partition int32, restored int64, took time.Duration)
 }
 
+// StandbyListener hears about standby tasks tailing their changelogs, as
+// Kafka Streams' StandbyUpdateListener. Called on the Restorer's goroutine
+// (OnUpdateSuspended on the caller of Cancel); must not block.
+type StandbyListener interface {
+	OnUpdateStart(task, store, topic string, partition int32, from int64)
+	OnBatchLoaded(task, store, topic string, partition int32, batchEnd int64, n int)
+	OnUpdateSuspended(task, store, topic string, partition int32, applied int64, reason string)
+}
+
 // StoreRestore is one store of a job: its changelog partition and the range
 // of offsets to apply.
 type StoreRestore struct {
@@ -44,6 +54,9 @@ type Job struct {
 	Task    string
 	Manager *statestore.Manager
 	Stores  []*StoreRestore
+	// Standby jobs never finish: they keep applying what arrives on the
+	// changelogs until cancelled (a standby or warmup task).
+	Standby bool
 
 	mu        sync.Mutex // held while a batch is applied; Cancel takes it
 	cancelled bool
@@ -84,9 +97,13 @@ type Restorer struct {
 	listener Listener
 	log      *slog.Logger
 
-	mu    sync.Mutex
-	parts map[string]map[int32]*partJob
+	mu      sync.Mutex
+	parts   map[string]map[int32]*partJob
+	standby StandbyListener
 }
+
+// SetStandbyListener sets the listener of standby jobs. Call it before Run.
+func (r *Restorer) SetStandbyListener(l StandbyListener) { r.standby = l }
 
 type partJob struct {
 	job   *Job
@@ -193,7 +210,9 @@ func (r *Restorer) Add(job *Job) {
 	defer r.mu.Unlock()
 	add := map[string]map[int32]kgo.Offset{}
 	for _, sr := range job.Stores {
-		if sr.End <= 0 || (sr.From >= 0 && sr.From >= sr.End) {
+		if job.Standby {
+			sr.End = math.MaxInt64
+		} else if sr.End <= 0 || (sr.From >= 0 && sr.From >= sr.End) {
 			sr.done = true
 			continue
 		}
@@ -210,7 +229,10 @@ func (r *Restorer) Add(job *Job) {
 			add[sr.Topic] = map[int32]kgo.Offset{}
 		}
 		add[sr.Topic][sr.Partition] = off
-		if r.listener != nil {
+		switch {
+		case job.Standby && r.standby != nil:
+			r.standby.OnUpdateStart(job.Task, sr.Store, sr.Topic, sr.Partition, sr.From)
+		case !job.Standby && r.listener != nil:
 			r.listener.OnRestoreStart(job.Task, sr.Store, sr.Topic, sr.Partition, sr.From, sr.End)
 		}
 	}
@@ -238,6 +260,11 @@ func (r *Restorer) Cancel(job *Job) {
 	}
 	job.mu.Lock()
 	job.cancelled = true
+	if job.Standby && r.standby != nil {
+		for _, sr := range job.Stores {
+			r.standby.OnUpdateSuspended(job.Task, sr.Store, sr.Topic, sr.Partition, sr.restored, "cancelled")
+		}
+	}
 	job.mu.Unlock()
 }
 
@@ -302,7 +329,10 @@ func (r *Restorer) apply(pj *partJob, recs []*kgo.Record, batch []statestore.Cha
 		}
 		sr.restored += int64(len(batch))
 		job.restored += int64(len(batch))
-		if r.listener != nil {
+		switch {
+		case job.Standby && r.standby != nil:
+			r.standby.OnBatchLoaded(job.Task, sr.Store, sr.Topic, sr.Partition, batch[len(batch)-1].Offset, len(batch))
+		case !job.Standby && r.listener != nil:
 			r.listener.OnBatchRestored(job.Task, sr.Store, sr.Topic, sr.Partition, batch[len(batch)-1].Offset, len(batch))
 		}
 	}

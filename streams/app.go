@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluicestreams/sluice/changelog"
 	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/standby"
 	"github.com/sluicestreams/sluice/statestore"
 	"github.com/sluicestreams/sluice/task"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -56,6 +57,7 @@ type App struct {
 
 	engine       *statestore.PebbleEngine
 	restorer     *changelog.Restorer
+	standbys     *standby.Set
 	restoreCl    *kgo.Client
 	stopRestorer context.CancelFunc
 	restorerDone chan struct{}
@@ -422,6 +424,15 @@ func (a *App) updateRebalancing() {
 		}
 	}
 	a.setStateLocked(Running)
+}
+
+// StandbyTasks returns the standby and warmup tasks this instance keeps,
+// sorted.
+func (a *App) StandbyTasks() []task.ID {
+	if a.standbys == nil {
+		return nil
+	}
+	return a.standbys.Tasks()
 }
 
 // ActiveTasks returns the tasks this instance is running now, sorted.

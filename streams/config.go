@@ -81,6 +81,9 @@ type Config struct {
 	// end); nil means none. Restorations are also logged at Info with
 	// their figures.
 	RestoreListener changelog.Listener
+	// StandbyListener hears about standby tasks applying their changelogs;
+	// nil means none.
+	StandbyListener changelog.StandbyListener
 	// MaxTaskIdle (max.task.idle.ms): how long a task waits for an empty
 	// input partition that may still have data. Default 0; negative never
 	// waits.

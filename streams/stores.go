@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/sluicestreams/sluice/changelog"
+	"github.com/sluicestreams/sluice/standby"
 	"github.com/sluicestreams/sluice/statestore"
 	"github.com/sluicestreams/sluice/task"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -74,6 +76,10 @@ func (a *App) openState(ctx context.Context) error {
 		}
 		a.restoreCl = cl
 		a.restorer = changelog.NewRestorer(cl, a.cfg.Guarantee == ExactlyOnceV2, a.cfg.RestoreListener, a.log)
+		if a.cfg.StandbyListener != nil {
+			a.restorer.SetStandbyListener(a.cfg.StandbyListener)
+		}
+		a.standbys = standby.New(a.restorer, a.cfg.ApplicationID, a.openStandbyStores, a.log)
 		rctx, cancel := context.WithCancel(context.Background())
 		a.stopRestorer = cancel
 		a.restorerDone = make(chan struct{})
@@ -106,6 +112,9 @@ func (a *App) hasPersistentState() bool {
 // closeState stops the restorer and closes the engine, after every worker
 // has stopped.
 func (a *App) closeState() {
+	if a.standbys != nil {
+		a.standbys.Close()
+	}
 	if a.stopRestorer != nil {
 		a.stopRestorer()
 		<-a.restorerDone
@@ -120,6 +129,101 @@ func (a *App) closeState() {
 
 func stateDir(cfg Config) string {
 	return cfg.StateDir + string(os.PathSeparator) + cfg.ApplicationID
+}
+
+// openStandbyStores opens a task's stores for a standby: persistent ones in
+// the instance's engine, no change logging, no staging.
+func (a *App) openStandbyStores(id task.ID) (*statestore.Manager, error) {
+	builders, err := a.top.StoreBuilders(id.Subtopology)
+	if err != nil || len(builders) == 0 {
+		return nil, err
+	}
+	var eng statestore.Engine
+	if a.engine != nil {
+		eng = a.engine
+	}
+	return statestore.OpenManager(statestore.ManagerConfig{
+		ApplicationID: a.cfg.ApplicationID,
+		Task:          id.String(),
+		Partition:     id.Partition,
+		Engine:        eng,
+		Stores:        builders,
+	})
+}
+
+// offsetSums sums, per task with state on this instance's disk, the
+// changelog offsets its stores are checkpointed at: what the assignor
+// compares with the changelog ends to find caught-up instances.
+func (a *App) offsetSums() map[task.ID]int64 {
+	if a.engine == nil {
+		return nil
+	}
+	tasks, err := a.engine.Tasks()
+	if err != nil {
+		a.log.Warn("listing local task state", "err", err)
+		return nil
+	}
+	out := make(map[task.ID]int64, len(tasks))
+	for _, ts := range tasks {
+		id, err := task.ParseID(ts)
+		if err != nil {
+			continue
+		}
+		cps, err := a.engine.Checkpoints(ts)
+		if err != nil {
+			continue
+		}
+		var sum int64
+		for _, cp := range cps {
+			for _, off := range cp {
+				sum += off
+			}
+		}
+		out[id] = sum
+	}
+	return out
+}
+
+// changelogEnds sums the changelog end offsets per stateful task, for the
+// assignor's lag computation. It runs on the group leader.
+func (a *App) changelogEnds() (map[task.ID]int64, error) {
+	subs, err := a.top.Subtopologies()
+	if err != nil {
+		return nil, err
+	}
+	storeSub := map[string]int32{}
+	var topics []string
+	for _, sub := range subs {
+		builders, err := a.top.StoreBuilders(sub.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range builders {
+			if spec := b.Spec(); spec.Logging {
+				t := statestore.ChangelogTopic(a.cfg.ApplicationID, spec.Name)
+				topics = append(topics, t)
+				storeSub[t] = sub.ID
+			}
+		}
+	}
+	if len(topics) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	ends, err := a.adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return nil, err
+	}
+	out := map[task.ID]int64{}
+	ends.Each(func(lo kadm.ListedOffset) {
+		if lo.Err != nil {
+			return
+		}
+		id := task.ID{Subtopology: storeSub[lo.Topic], Partition: lo.Partition}
+		out[id] += lo.Offset
+	})
+	return out, nil
 }
 
 // openStores opens the stores of a new task, or returns nil if it has none.

@@ -208,6 +208,7 @@ func (a *App) balancer(w *worker) *assignor.Balancer {
 			return assignor.SubscriptionInfo{
 				Capacity:          int32(a.cfg.NumStreamThreads),
 				ShutdownRequested: a.shutdownRequested.Load(),
+				OffsetSums:        a.offsetSums(),
 			}
 		},
 		Topology: a.taskLayout,
@@ -243,6 +244,20 @@ func (a *App) taskLayout(partitions map[string]int32) (assignor.TaskLayout, erro
 			id := task.ID{Subtopology: sub, Partition: p}
 			for _, t := range topics {
 				layout.Tasks[id] = append(layout.Tasks[id], assignor.Partition{Topic: t, Partition: p})
+			}
+		}
+	}
+	ends, err := a.changelogEnds()
+	if err != nil {
+		// Without end offsets every stateful task looks caught up
+		// everywhere: assignment still works, only less lag-aware.
+		a.log.Warn("listing changelog end offsets for the assignment", "err", err)
+	}
+	if len(ends) > 0 {
+		layout.Stateful = map[task.ID]int64{}
+		for id := range layout.Tasks {
+			if end, ok := ends[id]; ok {
+				layout.Stateful[id] = end
 			}
 		}
 	}

@@ -537,8 +537,12 @@ func isRebalanceError(err error) bool {
 		errors.Is(err, kerr.StaleMemberEpoch) || errors.Is(err, kgo.ErrClientClosed)
 }
 
-// closeTasks closes every task (clean: after a successful commit).
+// closeTasks closes every task (clean: after a successful commit) and
+// releases the worker's standbys.
 func (w *worker) closeTasks(clean bool) {
+	if w.app.standbys != nil {
+		_ = w.app.standbys.Sync(context.Background(), w.index, nil)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for id, t := range w.tasks {
@@ -640,6 +644,9 @@ func (w *worker) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 		}
 	}
 	for id, tps := range byTask {
+		if w.app.standbys != nil {
+			w.app.standbys.Release(id)
+		}
 		if _, exists := w.tasks[id]; exists {
 			w.fatal = fmt.Errorf("streams: worker %d: task %s assigned again while running", w.index, id)
 			return
@@ -674,6 +681,15 @@ func (w *worker) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 		w.tasks[id] = t
 	}
 	w.splitCache()
+	if w.app.standbys != nil {
+		w.asgMu.Lock()
+		want := append(append([]task.ID(nil), w.asg.Standby...), w.asg.Warmup...)
+		w.asgMu.Unlock()
+		if err := w.app.standbys.Sync(ctx, w.index, want); err != nil {
+			w.fatal = err
+			return
+		}
+	}
 	w.log.Info("tasks assigned", "tasks", len(byTask), "total", len(w.tasks))
 }
 
