@@ -349,7 +349,12 @@ func (s *pebbleStore) Write(entries []Entry, cp Checkpoint, sync bool) error {
 	if s.e.closed.Load() {
 		return ErrClosed
 	}
-	b := s.e.db.NewBatch()
+	// Size the batch up front: restoration writes thousands of entries.
+	size := 0
+	for _, en := range entries {
+		size += len(s.prefix) + len(en.Key) + len(en.Value) + 16
+	}
+	b := s.e.db.NewBatchWithSize(size)
 	defer b.Close()
 	buf := make([]byte, 0, 64)
 	for _, en := range entries {
