@@ -25,7 +25,6 @@ type Builder struct {
 	top     *processor.Topology
 	counter int
 	err     error
-	built   bool
 }
 
 // NewBuilder returns an empty builder.
@@ -43,7 +42,6 @@ func (b *Builder) Build() (*processor.Topology, error) {
 	if err := b.top.Validate(); err != nil {
 		return nil, fmt.Errorf("dsl: %w", err)
 	}
-	b.built = true
 	return b.top, nil
 }
 

@@ -406,3 +406,15 @@ func TestDescribeTwoRepartitions(t *testing.T) {
 		t.Fatalf("internal sinks %+v", sinks)
 	}
 }
+
+// TestDescribeTableReaggregation: a table regrouped and counted, with
+// generated names throughout.
+func TestDescribeTableReaggregation(t *testing.T) {
+	b := dsl.NewBuilder()
+	users := dsl.NewTable(b, "user-regions", serde.String(), serde.String())
+	dsl.GroupTableBy(users, func(u, r string) (string, string) { return r, u }, serde.String(), serde.String()).
+		Count().ToStream().To("users-per-region")
+	top, err := b.Build()
+	must(t, err)
+	golden(t, "describe_table_reaggregation.txt", top.Describe())
+}

@@ -46,15 +46,23 @@ func GroupBy[K, V, KR any](s Stream[K, V], fn func(key K, value V) KR, keySerde 
 
 // input returns the stream an aggregation reads: s itself, or s through a
 // repartition topic named after the grouping or the store.
+//
+// Names follow Kafka Streams: a named grouping gives <name>-repartition-sink
+// and <name>-repartition-source; otherwise the nodes get generated names
+// (KSTREAM-SINK-, KSTREAM-SOURCE-) and one index is skipped between them
+// where Kafka Streams adds a filter dropping null keys, which Go keys do
+// not have, so generated names match Kafka Streams' for the same program.
 func (g Grouped[K, V]) input(store string) Stream[K, V] {
 	if !g.s.keyChanged {
 		return g.s
 	}
-	base := g.name
-	if base == "" {
-		base = store
+	if g.name != "" {
+		return repartition(g.s, g.name, g.name+"-repartition-sink", g.name+"-repartition-source", g.part)
 	}
-	return repartition(g.s, base, g.part)
+	sink := g.s.b.newName(prefixSink)
+	g.s.b.nextIndex() // Kafka Streams' null-key filter
+	source := g.s.b.newName(prefixSource)
+	return repartition(g.s, store, sink, source, g.part)
 }
 
 // Count counts the records of each key in a table. Options: StoreName,
@@ -71,8 +79,8 @@ func (g Grouped[K, V]) Reduce(fn func(agg, value V) V, opts ...Option) Table[K, 
 	b := g.s.b
 	o := collect(opts)
 	store := b.storeName(o, prefixReduce)
-	in := g.input(store)
 	name := b.nodeName(o, prefixReduce)
+	in := g.input(store)
 	if g.s.keySerde == nil || g.s.valueSerde == nil {
 		b.fail(fmt.Errorf("%w: Reduce %s: the grouped stream has no serdes for store %s; give them with WithSerdes", ErrNoSerde, name, store))
 		return Table[K, V]{b: b, node: name}
@@ -96,8 +104,8 @@ func Aggregate[K, V, A any](g Grouped[K, V], init func() A, add func(key K, valu
 	b := g.s.b
 	o := collect(opts)
 	store := b.storeName(o, prefixAggregate)
-	in := g.input(store)
 	name := b.nodeName(o, prefixAggregate)
+	in := g.input(store)
 	if g.s.keySerde == nil || aggSerde == nil {
 		b.fail(fmt.Errorf("%w: Aggregate %s: store %s needs a key serde (WithSerdes) and an aggregate serde", ErrNoSerde, name, store))
 		return Table[K, A]{b: b, node: name}

@@ -369,33 +369,34 @@ func (s Stream[K, V]) ToWith(p Produced[K, V]) {
 // "<application.id>-<name>-repartition", and continues from it, so that
 // records are partitioned by their current key. It splits the topology into
 // two sub-topologies. Options: Named (the topic's <name>; default the
-// generated KSTREAM-REPARTITION-0000000005), Partitions.
+// generated KSTREAM-REPARTITION-0000000005), Partitions. The sink and source
+// nodes are <name>-repartition-sink and <name>-repartition-source.
 func (s Stream[K, V]) Repartition(opts ...Option) Stream[K, V] {
 	o := collect(opts)
 	base := o.name
 	if base == "" {
 		base = s.b.newName(prefixRepartition)
 	}
-	return repartition(s, base, o.partitions)
+	return repartition(s, base, base+"-repartition-sink", base+"-repartition-source", o.partitions)
 }
 
-// repartition adds base-repartition-sink, the internal topic
-// base-repartition, and base-repartition-source.
-func repartition[K, V any](s Stream[K, V], base string, partitions int32) Stream[K, V] {
+// repartition writes s to the internal topic base-repartition through the
+// sink node sinkName and continues from the source node sourceName reading
+// it.
+func repartition[K, V any](s Stream[K, V], base, sinkName, sourceName string, partitions int32) Stream[K, V] {
 	b := s.b
 	if s.keySerde == nil || s.valueSerde == nil {
 		b.fail(fmt.Errorf("%w: repartition topic %s-repartition: the stream has no serdes after a type change; give them with WithSerdes", ErrNoSerde, base))
 		return s
 	}
 	topic := base + "-repartition"
-	b.check(processor.AddSink(b.top, topic+"-sink", processor.SinkSpec[K, V]{
+	b.check(processor.AddSink(b.top, sinkName, processor.SinkSpec[K, V]{
 		Topic: topic, KeySerde: s.keySerde, ValueSerde: s.valueSerde, Internal: true, Partitions: partitions,
 	}, s.node))
-	src := topic + "-source"
-	b.check(processor.AddSource(b.top, src, processor.SourceSpec[K, V]{
+	b.check(processor.AddSource(b.top, sourceName, processor.SourceSpec[K, V]{
 		Topics: []string{topic}, KeySerde: s.keySerde, ValueSerde: s.valueSerde, Internal: true,
 	}))
-	out := s.derive(src)
+	out := s.derive(sourceName)
 	out.keyChanged = false
 	return out
 }

@@ -297,17 +297,20 @@ func sameKey[K any](s serde.Serde[K], a, b K) (bool, error) {
 	return bytes.Equal(ab, bb), nil
 }
 
-// input writes the regrouped changes through the repartition topic.
+// input writes the regrouped changes through the repartition topic. As in
+// Kafka Streams, a named grouping gives the nodes <name>-sink and
+// <name>-source, otherwise generated names.
 func (g GroupedTable[K, V]) input(store string) Stream[K, Change[V]] {
-	base := g.name
-	if base == "" {
-		base = store
-	}
 	s := Stream[K, Change[V]]{b: g.b, node: g.node, keySerde: g.keySerde}
 	if g.valueSerde != nil {
 		s.valueSerde = ChangeSerde(g.valueSerde)
 	}
-	return repartition(s, base, g.part)
+	if g.name != "" {
+		return repartition(s, g.name, g.name+"-sink", g.name+"-source", g.part)
+	}
+	sink := g.b.newName(prefixSink)
+	source := g.b.newName(prefixSource)
+	return repartition(s, store, sink, source, g.part)
 }
 
 // Count counts the source-table keys in each group; a key moving to another
