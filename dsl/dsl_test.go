@@ -418,3 +418,27 @@ func TestDescribeTableReaggregation(t *testing.T) {
 	must(t, err)
 	golden(t, "describe_table_reaggregation.txt", top.Describe())
 }
+
+func TestStoreOptions(t *testing.T) {
+	cases := []struct {
+		opts []dsl.Option
+		want statestore.Spec
+	}{
+		{nil, statestore.Spec{Name: "KSTREAM-AGGREGATE-STATE-STORE-0000000001", Kind: statestore.KindTimestampedKeyValue, Logging: true, Caching: true}},
+		{[]dsl.Option{dsl.StoreName("s"), dsl.InMemory(), dsl.Caching(false), dsl.Logging(false)},
+			statestore.Spec{Name: "s", Kind: statestore.KindTimestampedKeyValue, InMemory: true}},
+		{[]dsl.Option{dsl.StoreName("s"), dsl.Logging(true), dsl.Caching(true)},
+			statestore.Spec{Name: "s", Kind: statestore.KindTimestampedKeyValue, Logging: true, Caching: true}},
+	}
+	for i, tc := range cases {
+		b := dsl.NewBuilder()
+		source(b).GroupByKey().Count(tc.opts...)
+		top, err := b.Build()
+		must(t, err)
+		sbs, err := top.StoreBuilders(0)
+		must(t, err)
+		if len(sbs) != 1 || fmt.Sprint(sbs[0].Spec()) != fmt.Sprint(tc.want) {
+			t.Errorf("case %d: specs %+v, want %+v", i, sbs, tc.want)
+		}
+	}
+}
