@@ -415,28 +415,36 @@ func (n *sinkNode[K, V]) process(r Record[K, V]) error {
 	if cap(n.buf)-len(n.buf) < arenaReserve {
 		n.buf = make([]byte, 0, arenaChunk)
 	}
+	// Appenders return nil for Kafka's null (a tombstone value, a null key)
+	// and leave the buffer alone: keep the arena and send nil.
+	var key, value, out []byte
 	var err error
 	start := len(n.buf)
 	if n.keyApp != nil {
-		n.buf, err = n.keyApp.AppendSerialize(n.buf, topic, r.Key)
+		out, err = n.keyApp.AppendSerialize(n.buf, topic, r.Key)
 	} else {
-		n.buf, err = serde.Append(n.spec.KeySerde, n.buf, topic, r.Key)
+		out, err = serde.Append(n.spec.KeySerde, n.buf, topic, r.Key)
 	}
 	if err != nil {
 		return &NodeError{Node: n.def.name, Op: "serialize key", Err: err}
 	}
+	if out != nil {
+		n.buf = out
+		key = n.buf[start:len(n.buf):len(n.buf)]
+	}
 	mid := len(n.buf)
 	if n.valueApp != nil {
-		n.buf, err = n.valueApp.AppendSerialize(n.buf, topic, r.Value)
+		out, err = n.valueApp.AppendSerialize(n.buf, topic, r.Value)
 	} else {
-		n.buf, err = serde.Append(n.spec.ValueSerde, n.buf, topic, r.Value)
+		out, err = serde.Append(n.spec.ValueSerde, n.buf, topic, r.Value)
 	}
 	if err != nil {
 		return &NodeError{Node: n.def.name, Op: "serialize value", Err: err}
 	}
-	end := len(n.buf)
-	key := n.buf[start:mid:mid]
-	value := n.buf[mid:end:end]
+	if out != nil {
+		n.buf = out
+		value = n.buf[mid:len(n.buf):len(n.buf)]
+	}
 	partition := int32(-1)
 	if n.spec.Partitioner != nil {
 		np, err := n.g.env.Collector.Partitions(topic)

@@ -244,3 +244,33 @@ func TestPersistentEngine(t *testing.T) {
 	}
 	must(t, d.Close())
 }
+
+// TestNullsPassThroughSinks: a null value (and a null key) read by a source
+// is written as null by a sink whose serde encodes it so (serde.Bytes),
+// while an empty value stays an empty value.
+func TestNullsPassThroughSinks(t *testing.T) {
+	top := processor.NewTopology()
+	must(t, processor.AddSource(top, "src", processor.SourceSpec[[]byte, []byte]{Topics: []string{"in"}, KeySerde: serde.Bytes(), ValueSerde: serde.Bytes()}))
+	must(t, processor.AddSink(top, "out", processor.SinkSpec[[]byte, []byte]{Topic: "out", KeySerde: serde.Bytes(), ValueSerde: serde.Bytes()}, "src"))
+	d, err := streamstest.New(top, streamstest.Config{})
+	must(t, err)
+	defer d.Close()
+	in := streamstest.NewInputTopic(d, "in", serde.Bytes(), serde.Bytes())
+	must(t, in.PipeTombstone([]byte("k"), 1))
+	must(t, in.PipeAt([]byte("k"), []byte{}, 2))
+	must(t, in.PipeRaw(nil, []byte("v"), nil, 3))
+	recs, err := streamstest.NewOutputTopic(d, "out", serde.Bytes(), serde.Bytes()).ReadRecords()
+	must(t, err)
+	if len(recs) != 3 {
+		t.Fatalf("%d records", len(recs))
+	}
+	if !recs[0].Tombstone || string(recs[0].Key) != "k" {
+		t.Errorf("tombstone came out as %+v", recs[0])
+	}
+	if recs[1].Tombstone || recs[1].Value == nil || len(recs[1].Value) != 0 {
+		t.Errorf("empty value came out as %+v", recs[1])
+	}
+	if recs[2].Key != nil || string(recs[2].Value) != "v" {
+		t.Errorf("null key came out as %+v", recs[2])
+	}
+}
