@@ -1,6 +1,5 @@
-// Package changelog connects state stores to their changelog topics: the
-// topic settings each store needs, and the Restorer that brings a task's
-// stores up to the end of their changelogs on a client of its own, separate
+// Package changelog brings state stores up to date from their changelog
+// topics: the Restorer takes a task's stores to the end of their changelogs on a client of its own, separate
 // from the group members, so other tasks keep processing meanwhile.
 //
 // Changes reach the changelogs through the task's statestore.ChangeLogger,

@@ -42,7 +42,7 @@ func (a *App) openState(ctx context.Context) error {
 				continue
 			}
 			logged = true
-			if err := a.ensureTopic(ctx, statestore.ChangelogTopic(a.cfg.ApplicationID, spec.Name), tasks, changelog.TopicConfig(spec)); err != nil {
+			if err := a.ensureTopic(ctx, statestore.ChangelogTopic(a.cfg.ApplicationID, spec.Name), tasks, topicConfig(spec.ChangelogTopicConfig())); err != nil {
 				return err
 			}
 		}
@@ -125,6 +125,15 @@ func (a *App) closeState() {
 			a.log.Warn("closing the state engine", "err", err)
 		}
 	}
+}
+
+// topicConfig converts topic settings to kadm's form.
+func topicConfig(cfg map[string]string) map[string]*string {
+	out := make(map[string]*string, len(cfg))
+	for k, v := range cfg {
+		out[k] = &v
+	}
+	return out
 }
 
 func stateDir(cfg Config) string {
