@@ -46,8 +46,10 @@
 // the new value to its new group, so moving a key from one group to another
 // updates both. NewTable reads values as raw bytes and deserializes them
 // itself, so a null value (a tombstone) deletes its key, while a value that
-// merely deserializes to V's zero value does not. Table.ToStream forwards
-// updates only; ChangeStream forwards deletions too.
+// merely deserializes to V's zero value does not. Table.To writes a table to
+// a topic with its deletions as tombstones (null values); Table.ToStream
+// forwards updates only, since a Stream[K, V] cannot carry a null value;
+// ChangeStream forwards every Change, deletions included.
 //
 // # Caching
 //

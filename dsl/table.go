@@ -200,7 +200,8 @@ func MapTableValues[K, V, VR any](t Table[K, V], fn func(key K, value V) VR, opt
 
 // ToStream returns the stream of the table's updates: one record per new
 // value of a key. Deletions are not forwarded, because a Stream[K, V]
-// cannot carry a null value; use ChangeStream to see them.
+// cannot carry a null value; Table.To writes them to a topic as
+// tombstones, and ChangeStream shows them.
 func (t Table[K, V]) ToStream(opts ...Option) Stream[K, V] {
 	name := t.b.nodeName(collect(opts), prefixTableToStream)
 	addStateless(t.b, name, t.node, func(ctx processor.Context[K, V], r processor.Record[K, Change[V]]) error {
@@ -400,3 +401,68 @@ func (p *tableAggProc[K, V, A]) Process(r processor.Record[K, Change[V]]) error 
 }
 
 func (p *tableAggProc[K, V, A]) Close() error { return nil }
+
+// To writes the table to topic with its serdes: each update as the key's new
+// value and each deletion as a tombstone (a null value), as Kafka Streams'
+// table.toStream().to(topic) does. Named names the sink node. Tables
+// computed by MapTableValues carry no value serde; use ToWith.
+func (t Table[K, V]) To(topic string, opts ...Option) {
+	t.ToWith(Produced[K, V]{Topic: topic, Name: collect(opts).name})
+}
+
+// ToWith writes the table as p says, deletions as tombstones. A
+// partitioner sees V's zero value for a deletion.
+func (t Table[K, V]) ToWith(p Produced[K, V]) {
+	b := t.b
+	ks, vs := p.KeySerde, p.ValueSerde
+	if ks == nil {
+		ks = t.keySerde
+	}
+	if vs == nil {
+		vs = t.valueSerde
+	}
+	node := b.newName(prefixTableToStream)
+	name := p.Name
+	if name == "" {
+		name = b.newName(prefixSink)
+	}
+	if ks == nil || vs == nil {
+		b.fail(fmt.Errorf("%w: sink %s: give the table's serdes in Produced", ErrNoSerde, name))
+		return
+	}
+	addStateless(b, node, t.node, func(ctx processor.Context[K, Change[V]], r processor.Record[K, Change[V]]) error {
+		return ctx.Forward(r)
+	})
+	spec := processor.SinkSpec[K, Change[V]]{Topic: p.Topic, KeySerde: ks, ValueSerde: latestSerde[V]{vs}}
+	if p.TopicFunc != nil {
+		fn := p.TopicFunc
+		spec.TopicFunc = func(r processor.Record[K, Change[V]]) string { return fn(r.Key, r.Value.New) }
+	}
+	if p.Partitioner != nil {
+		fn := p.Partitioner
+		spec.Partitioner = func(topic string, k K, c Change[V], n int32) int32 { return fn(topic, k, c.New, n) }
+	}
+	b.check(processor.AddSink(b.top, name, spec, node))
+}
+
+// latestSerde writes a Change as its new value, or null for a deletion.
+type latestSerde[V any] struct{ inner serde.Serde[V] }
+
+func (s latestSerde[V]) Serialize(topic string, c Change[V]) ([]byte, error) {
+	if !c.HasNew {
+		return nil, nil
+	}
+	b, err := s.inner.Serialize(topic, c.New)
+	if b == nil && err == nil {
+		b = []byte{} // a value, not a deletion
+	}
+	return b, err
+}
+
+func (s latestSerde[V]) Deserialize(topic string, data []byte) (Change[V], error) {
+	if data == nil {
+		return Change[V]{}, nil
+	}
+	v, err := s.inner.Deserialize(topic, data)
+	return Change[V]{New: v, HasNew: true}, err
+}

@@ -284,3 +284,22 @@ func FuzzChangeSerde(f *testing.F) {
 		}
 	})
 }
+
+// TestTableTo: a table written to a topic carries its deletions as
+// tombstones, including the ones a filter makes.
+func TestTableTo(t *testing.T) {
+	b := dsl.NewBuilder()
+	dsl.NewTable(b, "in", serde.String(), serde.String(), dsl.Caching(false)).
+		Filter(func(_, v string) bool { return v != "hide" }).
+		To("out")
+	got, _ := runTable(t, b, streamstest.Config{}, []op{set("a", "1"), set("b", ""), set("a", "hide"), del("b"), set("c", "3"), del("c")})
+	if want := []string{"a=1", "b=", "a=<nil>", "b=<nil>", "c=3", "c=<nil>"}; !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+
+	b = dsl.NewBuilder()
+	dsl.MapTableValues(dsl.NewTable(b, "in", serde.String(), serde.String()), func(_, v string) int { return len(v) }).To("out")
+	if _, err := b.Build(); !errors.Is(err, dsl.ErrNoSerde) {
+		t.Fatalf("To without a value serde: %v", err)
+	}
+}
