@@ -182,3 +182,35 @@ func TestStandbysAcrossRacks(t *testing.T) {
 		return nil
 	})
 }
+
+// TestScaleOut: one instance counts while input flows; two more join. Tasks
+// spread over all three, and the final counts are exact (every move was a
+// graceful hand-over with a commit).
+func TestScaleOut(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	in, out := env.Topic(t, 6, nil), env.Topic(t, 6, nil)
+	appID := env.AppID(t)
+	top := countTopology(t, in, out)
+	newCfg := func() streams.Config {
+		cfg := statefulConfig(env, appID, t.TempDir(), nil)
+		cfg.NumStandbyReplicas = 1
+		return cfg
+	}
+	a := startApp(t, top, newCfg())
+	waitTasks(t, env, []int{6}, a)
+	const rounds = 40
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for r := 0; r < rounds; r++ {
+			produceKeyed(t, env, in, 1)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	b := startApp(t, top, newCfg())
+	c := startApp(t, top, newCfg())
+	<-done
+	waitTasks(t, env, []int{2, 2, 2}, a, b, c)
+	waitProcessed(t, env, appID, in)
+	checkCounts(t, latestCounts(t, env, out), rounds, true)
+}

@@ -154,7 +154,9 @@ func checkCounts(t *testing.T, counts map[string]int64, want int64, exact bool) 
 func statefulConfig(env *kafkatest.Env, appID, dir string, rc *restoreCounter) streams.Config {
 	cfg := testConfig(env, appID)
 	cfg.StateDir = dir
-	cfg.RestoreListener = rc
+	if rc != nil {
+		cfg.RestoreListener = rc
+	}
 	return cfg
 }
 
