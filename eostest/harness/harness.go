@@ -40,6 +40,7 @@ type Config struct {
 	Keys           int           // distinct keys (EOS_KEYS)
 	CommitInterval time.Duration // app commit interval (EOS_COMMIT_INTERVAL)
 	SessionTimeout time.Duration // app group session timeout (EOS_SESSION_TIMEOUT)
+	Standbys       int           // num.standby.replicas of the apps (EOS_STANDBYS, default 0)
 	DrainTimeout   time.Duration // bound on waiting for the apps to catch up (EOS_DRAIN_TIMEOUT)
 	ScaleOut       bool          // add an instance in round 2
 	RemoveOne      bool          // stop one instance cleanly in round 4
@@ -61,6 +62,7 @@ func ConfigFromEnv(t testing.TB, guarantee string) Config {
 		Keys:           envInt(t, "EOS_KEYS", 20000),
 		CommitInterval: envDuration(t, "EOS_COMMIT_INTERVAL", 3*time.Second),
 		SessionTimeout: envDuration(t, "EOS_SESSION_TIMEOUT", 10*time.Second),
+		Standbys:       envCount(t, "EOS_STANDBYS", 0),
 		DrainTimeout:   envDuration(t, "EOS_DRAIN_TIMEOUT", 10*time.Minute),
 		ScaleOut:       true,
 		RemoveOne:      true,
@@ -81,6 +83,13 @@ func envDuration(t testing.TB, name string, def time.Duration) time.Duration {
 		t.Fatalf("harness: %s=%q is not a positive duration", name, s)
 	}
 	return d
+}
+
+func envCount(t testing.TB, name string, def int) int {
+	if os.Getenv(name) == "0" {
+		return 0
+	}
+	return envInt(t, name, def)
 }
 
 func envInt(t testing.TB, name string, def int) int {
@@ -175,8 +184,8 @@ func New(t testing.TB, env *kafkatest.Env, cfg Config) *Run {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.events.Close() })
-	r.logf("run %s: guarantee %s, duration %s, a fault every %s, rate %d/s, %d keys, commit interval %s, session timeout %s, seed %d, brokers %s",
-		appID, cfg.Guarantee, cfg.Duration, cfg.KillEvery, cfg.Rate, cfg.Keys, cfg.CommitInterval, cfg.SessionTimeout, cfg.Seed, strings.Join(r.brokers, ","))
+	r.logf("run %s: guarantee %s, duration %s, a fault every %s, rate %d/s, %d keys, commit interval %s, session timeout %s, %d standbys, seed %d, brokers %s",
+		appID, cfg.Guarantee, cfg.Duration, cfg.KillEvery, cfg.Rate, cfg.Keys, cfg.CommitInterval, cfg.SessionTimeout, cfg.Standbys, cfg.Seed, strings.Join(r.brokers, ","))
 	r.build()
 	r.createTopics()
 	return r
@@ -365,6 +374,7 @@ func (r *Run) startApp(n int) {
 		"-session-timeout", r.cfg.SessionTimeout.String(),
 		"-state-dir", s.stateDir,
 		"-process-id", fmt.Sprintf("p%d", n),
+		"-num-standby", strconv.Itoa(r.cfg.Standbys),
 	)
 	r.logf("instance %d started (start #%d, pid %d, log %s)", n, s.starts, s.proc.cmd.Process.Pid, s.logPath)
 }
@@ -434,6 +444,7 @@ func (r *Run) addUnexpected(msg string) {
 }
 
 func (r *Run) kill(s *slot) {
+	r.t.Helper()
 	r.stopProc(s.proc, syscall.SIGKILL, time.Minute)
 	r.out.Kills++
 	r.logf("instance %d killed with SIGKILL (pid %d)", s.n, s.proc.cmd.Process.Pid)
@@ -500,6 +511,7 @@ func (r *Run) Execute() *Outcome {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			r.t.Helper()
 			r.stopClean(s, "end of run")
 		}()
 	}
