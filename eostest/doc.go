@@ -17,5 +17,21 @@
 //	eostest/verify        the checks (pure functions over records) and the reading
 //	eostest/harness       the Go tests that orchestrate a run (make test-eos)
 //
+// Running it:
+//
+//	make test-eos                      # 3-minute exactly_once_v2 run + the at_least_once check
+//	EOS_DURATION=10m make test-eos     # the long run
+//	make test-eos-short                # one 1-minute exactly_once_v2 run
+//	EOS_GUARANTEE=at_least_once make test-eos-short   # watch the verifier fail
+//
+// The targets start the three-broker cluster if it is not running (and stop
+// it afterwards). Each run writes eostest/work/<run>/: harness.log (what
+// was done when), driver.log, app-N/app.log (every start of instance N,
+// slog text at Info) and verifier.log. A failed run keeps its topics and
+// state for inspection. EOS_RATE, EOS_KEYS, EOS_KILL_EVERY,
+// EOS_COMMIT_INTERVAL, EOS_SESSION_TIMEOUT, EOS_STANDBYS, EOS_DRAIN_TIMEOUT,
+// EOS_SEED and EOS_RACE=1 (race-enabled binaries) shape a run; see
+// harness.ConfigFromEnv.
+//
 // Nothing here is part of Sluice's public API.
 package eostest
