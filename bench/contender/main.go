@@ -6,6 +6,8 @@
 //	contender sluice -topology stateless|wordcount -guarantee at_least_once|exactly_once_v2 \
 //	    -brokers B -input T -output O -app-id A -threads 1 -commit-ms 1000 -cache-bytes 10485760 -state-dir D
 //
+// Both take -cpuprofile FILE and -trace FILE.
+//
 // "ceiling" is a plain franz-go consume -> filter -> map -> produce pipe with
 // no framework; "sluice" runs the same work (or the word count) on Sluice's
 // runtime. Each prints "BENCH first <unix nanos>" when it handles its first
@@ -20,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"syscall"
@@ -44,7 +47,9 @@ func main() {
 	fs.IntVar(&o.commitMs, "commit-ms", 1000, "commit.interval.ms")
 	fs.Int64Var(&o.cacheBytes, "cache-bytes", 10<<20, "statestore.cache.max.bytes (sluice)")
 	fs.StringVar(&o.stateDir, "state-dir", "", "state.dir (sluice)")
+	fs.IntVar(&o.bufferedRecords, "buffered-records", 0, "buffered.records.per.partition (sluice; 0: the default, 1000)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	traceOut := fs.String("trace", "", "write an execution trace of the whole run to this file (for off-CPU time: go tool trace -pprof=sync|net|syscall|sched)")
 	_ = fs.Parse(os.Args[2:])
 	if o.input == "" || o.output == "" {
 		fmt.Fprintln(os.Stderr, "contender: -input and -output are required")
@@ -61,6 +66,19 @@ func main() {
 			os.Exit(1)
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+
+	if *traceOut != "" {
+		f, err := os.Create(*traceOut)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "contender:", err)
+			os.Exit(1)
+		}
+		if err := trace.Start(f); err != nil {
+			fmt.Fprintln(os.Stderr, "contender:", err)
+			os.Exit(1)
+		}
+		defer func() { trace.Stop(); f.Close() }()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -86,6 +104,7 @@ type options struct {
 	topology, guarantee, stateDir        string
 	threads, commitMs                    int
 	cacheBytes                           int64
+	bufferedRecords                      int
 }
 
 func (o options) seeds() []string { return strings.Split(o.brokers, ",") }

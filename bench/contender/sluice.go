@@ -43,6 +43,8 @@ func runSluice(ctx context.Context, o options) error {
 		CommitInterval:   time.Duration(o.commitMs) * time.Millisecond,
 		CacheMaxBytes:    o.cacheBytes,
 		StateDir:         o.stateDir,
+
+		BufferedRecordsPerPartition: o.bufferedRecords,
 	}
 	if os.Getenv("BENCH_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -47,12 +47,14 @@ type harness struct {
 	contenderBin string
 	javaCP       string
 	javaOpts     string
+	sluiceArgs   string
 	outDir       string
 	mdPath       string
 	notesPath    string
 	logDir       string
 	stateRoot    string
 	profile      bool
+	trace        bool
 	command      string
 
 	runID      string
@@ -80,11 +82,13 @@ func main() {
 	flag.StringVar(&h.contenderBin, "contender-bin", "bench/.bin/contender", "the built ./bench/contender")
 	flag.StringVar(&h.javaCP, "java-cp", "bench/java/target/classes:bench/java/target/lib/*", "classpath of the Java contenders")
 	flag.StringVar(&h.javaOpts, "java-opts", "", "extra JVM options for the Java contenders")
+	flag.StringVar(&h.sluiceArgs, "sluice-args", "", "extra flags for the Sluice contenders (see bench/contender), for experiments")
 	flag.StringVar(&h.outDir, "out", "bench/results", "results directory")
 	flag.StringVar(&h.mdPath, "md", "BENCHMARKS.md", "the Markdown report to write")
 	flag.StringVar(&h.notesPath, "notes", "bench/NOTES.md", "hand-written analysis included in the report, if the file exists")
 	flag.StringVar(&only, "only", "", "comma-separated contender names to run (default all)")
 	flag.BoolVar(&h.profile, "profile", false, "write a CPU profile of every Sluice run next to its log")
+	flag.BoolVar(&h.trace, "trace", false, "write an execution trace of every Sluice run next to its log (slows the run: for diagnosis only)")
 	flag.Parse()
 	h.partitions = cmp(h.partitions, 6)
 	if h.lines == 0 {

@@ -57,6 +57,7 @@ type runSpec struct {
 	logPath        string
 	stateDir       string
 	cpuprofilePath string
+	tracePath      string
 }
 
 // proc is a started contender process.
@@ -83,6 +84,10 @@ func (h *harness) commandFor(s runSpec) (*exec.Cmd, error) {
 		if s.cpuprofilePath != "" {
 			args = append(args, "-cpuprofile", s.cpuprofilePath)
 		}
+		if s.tracePath != "" {
+			args = append(args, "-trace", s.tracePath)
+		}
+		args = append(args, strings.Fields(h.sluiceArgs)...)
 		return exec.Command(h.contenderBin, args...), nil
 	case "java":
 		args := append(strings.Fields(h.javaOpts), "-cp", h.javaCP, "dev.sluicestreams.bench.Main",
@@ -212,11 +217,12 @@ func lastLines(path string, n int) string {
 
 // throughputRun is what one throughput run measured.
 type throughputRun struct {
-	Seconds      float64 `json:"seconds"`
-	RecordsPerS  float64 `json:"records_per_s"`
-	CPUSeconds   float64 `json:"cpu_seconds"`
-	PeakRSSBytes int64   `json:"peak_rss_bytes"`
-	Verified     string  `json:"verified"`
+	Seconds         float64 `json:"seconds"`
+	SecondsToCommit float64 `json:"seconds_to_last_commit"`
+	RecordsPerS     float64 `json:"records_per_s"`
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	PeakRSSBytes    int64   `json:"peak_rss_bytes"`
+	Verified        string  `json:"verified"`
 }
 
 // errUnavailable marks a contender the project cannot run yet.
@@ -234,6 +240,9 @@ func (h *harness) throughput(ctx context.Context, c contender, run int) (through
 		stateDir: filepath.Join(h.stateRoot, appID)}
 	if h.profile && c.Impl == "sluice" {
 		s.cpuprofilePath = filepath.Join(h.logDir, appID+".cpu.pprof")
+	}
+	if h.trace && c.Impl == "sluice" {
+		s.tracePath = filepath.Join(h.logDir, appID+".trace")
 	}
 	defer h.cleanup(appID, s.stateDir)
 	if err := h.b.createTopic(ctx, s.output, h.partitions); err != nil {
@@ -263,12 +272,19 @@ func (h *harness) throughput(ctx context.Context, c contender, run int) (through
 	}
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
-	var end time.Time
-	var cpu1 time.Duration
+	var outDone, committed time.Time
+	var cpuOut, cpuCommitted time.Duration
 wait:
 	for {
 		select {
 		case <-tick.C:
+			if c.Topology == "stateless" && outDone.IsZero() {
+				// Every expected output record is in the output topic.
+				if ends, err := h.b.endOffsets(ctx, s.output); err == nil && sum(ends) >= h.exp.Kept {
+					outDone = time.Now()
+					cpuOut, _ = p.cpu()
+				}
+			}
 			ok, err := h.b.caughtUp(ctx, appID, h.inputTopic, h.inputEnds, internal, c.eos())
 			if err != nil {
 				// Coordinator moves and the like pass; the run timeout
@@ -277,8 +293,8 @@ wait:
 				continue
 			}
 			if ok {
-				end = time.Now()
-				cpu1, _ = p.cpu()
+				committed = time.Now()
+				cpuCommitted, _ = p.cpu()
 				break wait
 			}
 		case <-p.exited:
@@ -290,7 +306,15 @@ wait:
 		}
 	}
 	p.stop()
+	// Stateless runs end when the last output record is in the output topic
+	// (the expected count is known); word counts, whose output size depends
+	// on caching, end when the group committed everything.
+	end, cpu1 := committed, cpuCommitted
+	if !outDone.IsZero() {
+		end, cpu1 = outDone, cpuOut
+	}
 	r.Seconds = end.Sub(first).Seconds()
+	r.SecondsToCommit = committed.Sub(first).Seconds()
 	r.RecordsPerS = float64(h.exp.Lines) / r.Seconds
 	r.CPUSeconds = (cpu1 - cpu0).Seconds()
 	r.PeakRSSBytes = p.maxRSS()
