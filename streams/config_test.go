@@ -1,0 +1,77 @@
+package streams
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig([]byte(`
+application.id: orders
+bootstrap.servers: [127.0.0.1:9092, 127.0.0.1:9093]
+num.stream.threads: 4
+processing.guarantee: exactly_once_v2
+commit.interval.ms: 250
+max.task.idle.ms: 0
+statestore.cache.max.bytes: 1048576
+num.standby.replicas: 1
+client.rack: eu-1a
+default.deserialization.exception.handler: dead-letter
+errors.dead.letter.queue.topic.name: orders-dlq
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ApplicationID != "orders" || len(c.Brokers) != 2 || c.NumStreamThreads != 4 || c.Guarantee != ExactlyOnceV2 ||
+		c.CommitInterval != 250*time.Millisecond || c.CacheMaxBytes != 1<<20 || c.NumStandbyReplicas != 1 || c.Rack != "eu-1a" ||
+		c.DeserializationHandler != DeadLetter || c.DeadLetterTopic != "orders-dlq" {
+		t.Errorf("parsed %+v", c)
+	}
+	c.applyDefaults()
+	if err := c.validate(); err != nil {
+		t.Errorf("validate: %v", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	if _, err := ParseConfig([]byte("application.id: x\ncommit.interval: 5\n")); err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "commit.interval") {
+		t.Errorf("unknown key: %v", err)
+	}
+	cases := []struct {
+		mod  func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.ApplicationID = "" }, "application.id is required"},
+		{func(c *Config) { c.Brokers = nil }, "bootstrap.servers is required"},
+		{func(c *Config) { c.Guarantee = "exactly_once" }, `processing.guarantee "exactly_once"`},
+		{func(c *Config) { c.NumStreamThreads = -1 }, "num.stream.threads is -1"},
+		{func(c *Config) { c.DeserializationHandler = DeadLetter }, "errors.dead.letter.queue.topic.name is not set"},
+		{func(c *Config) { c.ProductionHandler = DeadLetter }, "production.exception.handler"},
+		{func(c *Config) { c.ReplicationFactor = -3 }, "replication.factor is -3"},
+	}
+	for _, tc := range cases {
+		c := Config{ApplicationID: "a", Brokers: []string{"b:1"}}
+		tc.mod(&c)
+		c.applyDefaults()
+		err := c.validate()
+		if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("error %v, want %q", err, tc.want)
+		}
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c := Config{ApplicationID: "a", Brokers: []string{"b:1"}}
+	c.applyDefaults()
+	if c.CommitInterval != 30*time.Second || c.NumStreamThreads != 1 || c.CacheMaxBytes != 10<<20 || c.BufferedRecordsPerPartition != 1000 ||
+		c.AcceptableRecoveryLag != 10000 || c.MaxWarmupReplicas != 2 || c.ProbingRebalanceInterval != 10*time.Minute || c.ReplicationFactor != -1 {
+		t.Errorf("defaults %+v", c)
+	}
+	e := Config{ApplicationID: "a", Brokers: []string{"b:1"}, Guarantee: ExactlyOnceV2}
+	e.applyDefaults()
+	if e.CommitInterval != 100*time.Millisecond {
+		t.Errorf("EOS commit interval %v, want 100ms", e.CommitInterval)
+	}
+}
