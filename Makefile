@@ -32,10 +32,10 @@ test-fault:
 # eostest/harness). test-eos-short is one 1-minute exactly_once_v2 run.
 .PHONY: test-eos test-eos-short
 test-eos:
-	EOS_TEST=1 scripts/test.sh fault -run '^TestEOS' ./eostest/...
+	EOS_TEST=1 scripts/test.sh fault -run '^TestEOS' ./eostest/harness
 
 test-eos-short:
-	EOS_TEST=1 EOS_DURATION=$${EOS_DURATION:-60s} scripts/test.sh fault -run '^TestEOS$$' ./eostest/...
+	EOS_TEST=1 EOS_DURATION=$${EOS_DURATION:-60s} scripts/test.sh fault -run '^TestEOS$$' ./eostest/harness
 
 # Start / stop a test cluster by hand: make kafka-up BROKERS=3
 kafka-up:
