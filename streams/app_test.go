@@ -374,3 +374,21 @@ func TestShutdownApplication(t *testing.T) {
 		t.Errorf("%d apps stopped on the group's request, want 1 (errors: %v; %v)", byGroup, apps[0].Err(), apps[1].Err())
 	}
 }
+
+// TestWorkersShareTasks: one instance with three workers runs every task,
+// each worker a member of the group, and with a second instance the tasks
+// split by capacity (3 workers vs 1).
+func TestWorkersShareTasks(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	in, out := env.Topic(t, 8, nil), env.Topic(t, 8, nil)
+	appID := env.AppID(t)
+	top := echoTopology(t, in, out)
+	cfg := testConfig(env, appID)
+	cfg.NumStreamThreads = 3
+	a := startApp(t, top, cfg)
+	waitTasks(t, env, []int{8}, a)
+	b := startApp(t, top, testConfig(env, appID))
+	waitTasks(t, env, []int{2, 6}, a, b)
+	produceN(t, env, in, 0, 800)
+	waitAllOutput(t, env, out, 800)
+}
