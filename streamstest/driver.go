@@ -51,8 +51,8 @@ type Config struct {
 // task, 0_0, 1_0, .... Records written to topics the topology reads
 // (repartition topics, or user topics that are both written and read) are
 // routed back to their readers at once, so a record piped in has gone
-// through every sub-topology when Pipe returns. Records written to other
-// topics are kept for OutputTopic to read.
+// through every sub-topology when Pipe returns. Records written to topics
+// other than internal ones are also kept for OutputTopic to read.
 //
 // A Driver is not safe for concurrent use.
 type Driver struct {
