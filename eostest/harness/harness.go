@@ -338,6 +338,24 @@ func (r *Run) stopProc(p *proc, sig syscall.Signal, timeout time.Duration) bool 
 	}
 }
 
+// lastError quotes the last ERROR line of an instance log, if any.
+func lastError(path string) string {
+	data, _ := os.ReadFile(path)
+	i := bytes.LastIndex(data, []byte("level=ERROR"))
+	if i < 0 {
+		return ""
+	}
+	line := data[i:]
+	if j := bytes.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	const maxLen = 400
+	if len(line) > maxLen {
+		line = append(line[:maxLen:maxLen], "..."...)
+	}
+	return fmt.Sprintf(": %s", line)
+}
+
 func exitDesc(err error) string {
 	if err == nil {
 		return "exit 0"
@@ -430,7 +448,7 @@ func (r *Run) checkExits() {
 		if intended {
 			continue
 		}
-		msg := fmt.Sprintf("instance %d exited by itself (%s); see %s", s.n, exitDesc(s.proc.err), s.logPath)
+		msg := fmt.Sprintf("instance %d exited by itself (%s)%s; see %s", s.n, exitDesc(s.proc.err), lastError(s.logPath), s.logPath)
 		r.addUnexpected(msg)
 		r.logf("%s; restarting it", msg)
 		r.startApp(s.n)
@@ -462,7 +480,7 @@ func (r *Run) stopClean(s *slot, why string) {
 		r.addUnexpected(msg)
 		r.logf("%s", msg)
 	case s.proc.err != nil:
-		msg := fmt.Sprintf("instance %d closed with an error after SIGTERM (%s): %s; see %s", s.n, why, exitDesc(s.proc.err), s.logPath)
+		msg := fmt.Sprintf("instance %d closed with an error after SIGTERM (%s): %s%s; see %s", s.n, why, exitDesc(s.proc.err), lastError(s.logPath), s.logPath)
 		r.addUnexpected(msg)
 		r.logf("%s", msg)
 	default:
@@ -511,7 +529,6 @@ func (r *Run) Execute() *Outcome {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.t.Helper()
 			r.stopClean(s, "end of run")
 		}()
 	}

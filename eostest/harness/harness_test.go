@@ -128,3 +128,17 @@ func TestDriverCounts(t *testing.T) {
 		t.Errorf("a missing log gave acked %d, want -1", a)
 	}
 }
+
+func TestLastError(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "app.log")
+	log := "level=INFO msg=a\nlevel=ERROR msg=\"first\"\nlevel=INFO msg=b\nlevel=ERROR msg=\"worker failed\" err=boom\nlevel=INFO msg=c\n"
+	if err := os.WriteFile(p, []byte(log), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := lastError(p), `: level=ERROR msg="worker failed" err=boom`; got != want {
+		t.Errorf("lastError = %q, want %q", got, want)
+	}
+	if got := lastError(filepath.Join(t.TempDir(), "none")); got != "" {
+		t.Errorf("lastError of a missing log = %q", got)
+	}
+}
