@@ -536,7 +536,11 @@ func (t *Topology) InternalSinks() ([]InternalSink, error) {
 	return out, nil
 }
 
-// StoreBuilders returns the builders of the stores used by a sub-topology.
+// StoreBuilders returns the builders of the stores used by a sub-topology,
+// in the order of the first processor using each (parents come before
+// children). That is the order record caches must be flushed in: flushing a
+// cached store forwards its updates downstream, into the caches of stores
+// later in the list, which are then flushed in the same pass.
 func (t *Topology) StoreBuilders(subtopology int32) ([]StoreBuilder, error) {
 	s, err := t.structure()
 	if err != nil {
@@ -546,8 +550,14 @@ func (t *Topology) StoreBuilders(subtopology int32) ([]StoreBuilder, error) {
 		return nil, fmt.Errorf("processor: no sub-topology %d", subtopology)
 	}
 	var out []StoreBuilder
-	for _, name := range s.subs[subtopology].Stores {
-		out = append(out, t.storeBy[name].builder)
+	seen := map[string]bool{}
+	for _, n := range s.nodeOrder[s.subs[subtopology]] {
+		for _, name := range n.stores {
+			if !seen[name] {
+				seen[name] = true
+				out = append(out, t.storeBy[name].builder)
+			}
+		}
 	}
 	return out, nil
 }
