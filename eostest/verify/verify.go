@@ -99,6 +99,9 @@ type Result struct {
 	Records map[string]int
 	// Faults counts records by kind over all output topics.
 	Faults map[Kind]int
+	// TopicFaults counts records by output topic ("echo", "sum", ...), all
+	// kinds together.
+	TopicFaults map[string]int
 	// Problems names the first faults of each topic (at most MaxProblems
 	// each).
 	Problems []Problem
@@ -124,6 +127,15 @@ func (r *Result) Summary() string {
 	for _, k := range []Kind{Duplicate, Missing, Wrong, Unexpected} {
 		fmt.Fprintf(&b, " %s=%d", k, r.Faults[k])
 	}
+	if !r.OK() {
+		b.WriteString(" (faults by topic:")
+		for _, name := range append([]string{"echo"}, aggNames()...) {
+			if n := r.TopicFaults[name]; n > 0 {
+				fmt.Fprintf(&b, " %s=%d", name, n)
+			}
+		}
+		b.WriteString(")")
+	}
 	return b.String()
 }
 
@@ -144,6 +156,7 @@ type problems struct {
 
 func (p *problems) add(k Kind, n int, format string, args ...any) {
 	p.res.Faults[k] += n
+	p.res.TopicFaults[p.topic] += n
 	if p.named < MaxProblems {
 		p.named++
 		p.res.Problems = append(p.res.Problems, Problem{Topic: p.topic, Kind: k, Detail: fmt.Sprintf(format, args...)})
@@ -153,7 +166,7 @@ func (p *problems) add(k Kind, n int, format string, args ...any) {
 // Check compares the outputs with the input. Aggregates absent from d.Aggs
 // are not checked (and not counted).
 func Check(d Data) *Result {
-	res := &Result{Records: map[string]int{}, Faults: map[Kind]int{}}
+	res := &Result{Records: map[string]int{}, Faults: map[Kind]int{}, TopicFaults: map[string]int{}}
 	parts := sortedKeys(d.Input)
 	res.InputPartitions = len(parts)
 	for _, p := range parts {

@@ -259,7 +259,7 @@ func TestCheckNamesFewProblems(t *testing.T) {
 	if len(res.Problems) != MaxProblems {
 		t.Errorf("%d problems named, want %d", len(res.Problems), MaxProblems)
 	}
-	if s := res.Summary(); !strings.Contains(s, "duplicate=2000") || !strings.Contains(s, "echo=4000") {
+	if s := res.Summary(); !strings.Contains(s, "duplicate=2000") || !strings.Contains(s, "echo=4000") || !strings.Contains(s, "(faults by topic: echo=2000)") {
 		t.Errorf("summary %q", s)
 	}
 }
