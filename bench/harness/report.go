@@ -192,8 +192,12 @@ func (h *harness) report(results []*result, rate float64) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(h.outDir, "latest.json"), append(js, '\n'), 0o644); err != nil {
-		return err
+	// latest.json is the last run of either mode; quick.json / full.json
+	// keep the last of each.
+	for _, name := range []string{"latest.json", mode + ".json"} {
+		if err := os.WriteFile(filepath.Join(h.outDir, name), append(js, '\n'), 0o644); err != nil {
+			return err
+		}
 	}
 	chart := filepath.Join(h.outDir, "latest.png")
 	if err := drawChart(chart, results, figs, rep.Meta); err != nil {
