@@ -144,4 +144,17 @@ func TestReport(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(dir, "latest.png")); err != nil || st.Size() < 1000 {
 		t.Errorf("chart: %v", err)
 	}
+
+	// Re-rendering the JSON gives the same report.
+	h2 := &harness{outDir: dir, mdPath: filepath.Join(dir, "again.md"), notesPath: h.notesPath}
+	if err := h2.rerender(filepath.Join(dir, "quick.json")); err != nil {
+		t.Fatal(err)
+	}
+	again, err := os.ReadFile(h2.mdPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again) != string(md) {
+		t.Errorf("re-rendered report differs:\n%s\nwant:\n%s", again, md)
+	}
 }

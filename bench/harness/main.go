@@ -59,6 +59,7 @@ type harness struct {
 
 	runID      string
 	loadStart  string
+	fixedMeta  *metaJSON // set when re-rendering a finished run
 	inputTopic string
 	inputEnds  map[int32]int64
 	exp        workload.Expected
@@ -89,7 +90,14 @@ func main() {
 	flag.StringVar(&only, "only", "", "comma-separated contender names to run (default all)")
 	flag.BoolVar(&h.profile, "profile", false, "write a CPU profile of every Sluice run next to its log")
 	flag.BoolVar(&h.trace, "trace", false, "write an execution trace of every Sluice run next to its log (slows the run: for diagnosis only)")
+	reportFrom := flag.String("report-from", "", "only re-render the report, chart and JSON from this results JSON (e.g. after editing the notes)")
 	flag.Parse()
+	if *reportFrom != "" {
+		if err := h.rerender(*reportFrom); err != nil {
+			log.Fatalf("harness: %v", err)
+		}
+		return
+	}
 	h.partitions = cmp(h.partitions, 6)
 	if h.lines == 0 {
 		h.lines = pick(h.quick, 300_000, 3_000_000)

@@ -165,6 +165,10 @@ func (h *harness) report(results []*result, rate float64) error {
 		LoadAverage: h.loadStart + " / " + loadavg(),
 		Machine:     machine(), Versions: versions(), Command: h.command,
 	}}
+	if h.fixedMeta != nil {
+		// Re-rendering: the machine, versions and times are the run's.
+		rep.Meta.Date, rep.Meta.LoadAverage, rep.Meta.Machine, rep.Meta.Versions = h.fixedMeta.Date, h.fixedMeta.LoadAverage, h.fixedMeta.Machine, h.fixedMeta.Versions
+	}
 	for _, r := range results {
 		c := r.contender
 		rep.Contenders = append(rep.Contenders, contenderJSON{Name: c.Name, Label: c.Label, Impl: c.Impl,
@@ -406,4 +410,41 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// rerender rebuilds the report from a results JSON the harness wrote.
+func (h *harness) rerender(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var rep reportJSON
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	m := rep.Meta
+	h.quick = m.Mode == "quick"
+	h.runID, h.runs, h.partitions, h.threads, h.seed = m.RunID, m.RunsPerContender, m.Partitions, m.Threads, m.Seed
+	h.alosCommitMs, h.eosCommitMs, h.cacheBytes = m.ALOSCommitMs, m.EOSCommitMs, m.CacheBytes
+	h.latencyDur = time.Duration(m.LatencySeconds * float64(time.Second))
+	h.latencyWarm = time.Duration(m.LatencyWarmSecs * float64(time.Second))
+	h.exp = workload.Expected{Lines: m.InputLines, Kept: m.KeptLines, Words: m.Words, Counts: make(map[string]int64, m.DistinctWords)}
+	for i := range m.DistinctWords {
+		h.exp.Counts[fmt.Sprint(i)] = 0 // only the number of distinct words is reported
+	}
+	h.command, h.fixedMeta = m.Command, &m
+	var results []*result
+	for _, cj := range rep.Contenders {
+		r := &result{Status: cj.Status, Note: cj.Note, Runs: cj.Runs, Latency: cj.Latency, LatencyNote: cj.LatencyNote, LatencyRetried: cj.Retried}
+		for _, c := range allContenders {
+			if c.Name == cj.Name {
+				r.contender = c
+			}
+		}
+		if r.contender.Name == "" {
+			return fmt.Errorf("%s: unknown contender %q", path, cj.Name)
+		}
+		results = append(results, r)
+	}
+	return h.report(results, m.OfferedRate)
 }
