@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -440,5 +441,66 @@ func TestStoreOptions(t *testing.T) {
 		if len(sbs) != 1 || fmt.Sprint(sbs[0].Spec()) != fmt.Sprint(tc.want) {
 			t.Errorf("case %d: specs %+v, want %+v", i, sbs, tc.want)
 		}
+	}
+}
+
+// TestAggregateRandom: seeded random input through a repartitioning sum
+// under different cache settings, cache sizes and commit points. The final
+// output and store equal a replay; without caching, every input gives
+// exactly one update, equal to the running sum.
+func TestAggregateRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var in [][2]string
+	want := map[string]int64{}
+	var running []string
+	for range 500 {
+		k, n := "k"+strconv.Itoa(rng.IntN(30)), rng.IntN(100)
+		in = append(in, [2]string{k, strconv.Itoa(n)})
+		g := "g" + strconv.Itoa(n%7) // regroup by value: a repartition
+		want[g] += int64(n)
+		running = append(running, g+"="+strconv.FormatInt(want[g], 10))
+	}
+	for _, c := range []struct {
+		caching     bool
+		cacheBytes  int64
+		commitEvery int
+	}{{false, 0, 0}, {false, 0, 23}, {true, 0, 0}, {true, 0, 31}, {true, 500, 9}, {true, -1, 50}} {
+		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {
+			b := dsl.NewBuilder()
+			g := dsl.GroupBy(sumValues(source(b)), func(_ string, v int64) string { return "g" + strconv.FormatInt(v%7, 10) }, serde.String())
+			format(g.Reduce(func(a, v int64) int64 { return a + v }, dsl.StoreName("sums"), dsl.Caching(c.caching)).ToStream()).To("out")
+			top, err := b.Build()
+			must(t, err)
+			d, err := streamstest.New(top, streamstest.Config{CacheMaxBytes: c.cacheBytes, ManualCommit: c.commitEvery > 0})
+			must(t, err)
+			defer d.Close()
+			it := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+			for i, kv := range in {
+				must(t, it.PipeAt(kv[0], kv[1], int64(i)))
+				if c.commitEvery > 0 && i%c.commitEvery == 0 {
+					must(t, d.Commit())
+				}
+			}
+			must(t, d.Commit())
+			recs, err := streamstest.NewOutputTopic(d, "out", serde.String(), serde.String()).ReadRecords()
+			must(t, err)
+			got := map[string]int64{}
+			var seq []string
+			for _, r := range recs {
+				n, err := strconv.ParseInt(r.Value, 10, 64)
+				must(t, err)
+				got[r.Key] = n
+				seq = append(seq, r.Key+"="+r.Value)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("final %v, want %v", got, want)
+			}
+			if !c.caching && !slices.Equal(seq, running) {
+				t.Fatalf("without caching the updates are not the running sums")
+			}
+			if c.caching && c.commitEvery > 0 && c.cacheBytes == 0 && len(seq) >= len(running) {
+				t.Fatalf("caching sent %d updates for %d inputs", len(seq), len(running))
+			}
+		})
 	}
 }
