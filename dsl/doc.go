@@ -38,6 +38,11 @@
 // at start with the partition count asked for (Partitions) or that of the
 // writing sub-topology's input.
 //
+// Kafka Streams drops records with a null key before grouping. A Go key has
+// no null: a record with a null key on the wire reaches the stream as K's
+// zero value and is grouped under it like any other key; filter such
+// records out first if they stand for "no key".
+//
 // # Tables and changes
 //
 // Between table nodes records carry a Change[V]: the new value and the old
