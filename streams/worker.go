@@ -35,8 +35,13 @@ type worker struct {
 	log   *slog.Logger
 	cl    *kgo.Client
 	sess  *kgo.GroupTransactSession // exactly_once_v2 only
-	ctx   context.Context
-	kill  context.CancelFunc
+	// ctx lives until a hard stop: records produced with it are failed if
+	// it is cancelled before they are sent. wake is cancelled by any stop,
+	// to end a poll in progress.
+	ctx        context.Context
+	kill       context.CancelFunc
+	wake       context.Context
+	wakeCancel context.CancelFunc
 
 	stopping    atomic.Bool
 	killed      atomic.Bool
@@ -98,6 +103,7 @@ func newWorker(a *App, index int) (*worker, error) {
 		meta: map[string]map[int32]fetchedOffset{},
 	}
 	w.ctx, w.kill = context.WithCancel(context.Background())
+	w.wake, w.wakeCancel = context.WithCancel(w.ctx)
 	w.rebalancing.Store(true)
 	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.Brokers...)}
 	opts = append(opts, a.cfg.ClientOpts...)
@@ -150,7 +156,7 @@ func (w *worker) stop(hard bool) {
 		w.kill()
 	}
 	if w.stopping.CompareAndSwap(false, true) {
-		w.kill() // wake PollRecords; the loop checks killed to choose
+		w.wakeCancel() // end a poll in progress; the loop checks killed to choose
 	}
 }
 
@@ -174,7 +180,7 @@ func (w *worker) run() (err error) {
 		}
 	}
 	for !w.stopping.Load() {
-		pctx, cancel := context.WithTimeout(w.ctx, w.pollTimeout())
+		pctx, cancel := context.WithTimeout(w.wake, w.pollTimeout())
 		fetches := w.cl.PollRecords(pctx, maxPollRecords)
 		cancel()
 		if fetches.IsClientClosed() {

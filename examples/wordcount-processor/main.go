@@ -1,6 +1,7 @@
 // Command wordcount-processor counts words with Sluice's Processor API: a
-// source reads lines, a processor splits them and counts each word in a
-// persistent key-value store, and a sink writes every new count.
+// source reads lines, a processor splits them into words keyed by the word,
+// a repartition topic brings each word to one task, a processor counts it in
+// a persistent key-value store, and a sink writes every new count.
 //
 //	go run ./examples/wordcount-processor -input FILE   # embedded cluster, prints "word count" lines
 //	go run ./examples/wordcount-processor -brokers 127.0.0.1:9092 -input FILE
@@ -51,32 +52,57 @@ func main() {
 	}
 }
 
-// Topology builds the word count: lines -> split-and-count (store "counts")
-// -> counts topic.
+// Topology builds the word count. Lines are split into words keyed by the
+// word and written to the repartition topic "<app>-words-repartition", so
+// that each word is counted by exactly one task, whatever input partition
+// its lines came from:
+//
+//	lines -> split -> words-repartition -> count (store "counts") -> out
 func Topology(in, out string) (*processor.Topology, error) {
 	t := processor.NewTopology()
+	str := serde.String()
 	if err := processor.AddSource(t, "lines", processor.SourceSpec[string, string]{
-		Topics: []string{in}, KeySerde: serde.String(), ValueSerde: serde.String(),
+		Topics: []string{in}, KeySerde: str, ValueSerde: str,
+	}); err != nil {
+		return nil, err
+	}
+	if err := processor.AddProcessor(t, "split", processor.Func(func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+		for _, w := range exampleutil.Words(r.Value) {
+			if err := ctx.Forward(processor.Record[string, string]{Key: w, Value: w, Timestamp: r.Timestamp, Headers: r.Headers}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}), "lines"); err != nil {
+		return nil, err
+	}
+	if err := processor.AddSink(t, "to-words", processor.SinkSpec[string, string]{
+		Topic: "words-repartition", Internal: true, KeySerde: str, ValueSerde: str,
+	}, "split"); err != nil {
+		return nil, err
+	}
+	if err := processor.AddSource(t, "words", processor.SourceSpec[string, string]{
+		Topics: []string{"words-repartition"}, Internal: true, KeySerde: str, ValueSerde: str,
 	}); err != nil {
 		return nil, err
 	}
 	if err := processor.AddProcessor(t, "count", func() processor.Processor[string, string, string, int64] {
 		return &counter{}
-	}, "lines"); err != nil {
+	}, "words"); err != nil {
 		return nil, err
 	}
-	if err := t.AddStateStore(statestore.KeyValue("counts", serde.String(), serde.Int64()), "count"); err != nil {
+	if err := t.AddStateStore(statestore.KeyValue("counts", str, serde.Int64()), "count"); err != nil {
 		return nil, err
 	}
 	if err := processor.AddSink(t, "counts-out", processor.SinkSpec[string, int64]{
-		Topic: out, KeySerde: serde.String(), ValueSerde: serde.Int64(),
+		Topic: out, KeySerde: str, ValueSerde: serde.Int64(),
 	}, "count"); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
-// counter splits lines into words and counts them.
+// counter counts the words that reach it, in store "counts".
 type counter struct {
 	ctx    processor.Context[string, int64]
 	counts statestore.KeyValueStore[string, int64]
@@ -90,20 +116,15 @@ func (c *counter) Init(ctx processor.Context[string, int64]) error {
 }
 
 func (c *counter) Process(r processor.Record[string, string]) error {
-	for _, w := range exampleutil.Words(r.Value) {
-		n, _, err := c.counts.Get(w)
-		if err != nil {
-			return err
-		}
-		n++
-		if err := c.counts.Put(w, n); err != nil {
-			return err
-		}
-		if err := c.ctx.Forward(processor.Record[string, int64]{Key: w, Value: n, Timestamp: r.Timestamp}); err != nil {
-			return err
-		}
+	n, _, err := c.counts.Get(r.Key)
+	if err != nil {
+		return err
 	}
-	return nil
+	n++
+	if err := c.counts.Put(r.Key, n); err != nil {
+		return err
+	}
+	return c.ctx.Forward(processor.Record[string, int64]{Key: r.Key, Value: n, Timestamp: r.Timestamp})
 }
 
 func (c *counter) Close() error { return nil }
@@ -149,8 +170,12 @@ func run(ctx context.Context, o options, stdout io.Writer) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	if err := exampleutil.WaitCommitted(wctx, brokers, o.appID, o.inTopic); err != nil {
-		return err
+	// Everything is counted once the input is committed and then the
+	// repartition topic the first sub-topology wrote.
+	for _, topic := range []string{o.inTopic, o.appID + "-words-repartition"} {
+		if err := exampleutil.WaitCommitted(wctx, brokers, o.appID, topic); err != nil {
+			return err
+		}
 	}
 	if err := app.Close(wctx); err != nil {
 		return err

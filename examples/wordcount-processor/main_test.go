@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -37,19 +39,41 @@ func javaCounts(t *testing.T, path string) map[string]int {
 }
 
 func TestWordCountProcessor(t *testing.T) {
+	t.Run("testdata", func(t *testing.T) { testWordCount(t, "testdata/input.txt") })
+	t.Run("many lines", func(t *testing.T) {
+		// Enough lines that every word appears on every input partition:
+		// counting without the repartition by word would be wrong here.
+		path := filepath.Join(t.TempDir(), "lines.txt")
+		rng := rand.New(rand.NewPCG(7, 7))
+		vocab := []string{"alpha", "Beta", "gamma", "delta's", "epsilon", "zeta_eta", "theta", "iota"}
+		var b strings.Builder
+		for i := 0; i < 600; i++ {
+			for j := 0; j < 1+rng.IntN(6); j++ {
+				b.WriteString(vocab[rng.IntN(len(vocab))] + ", ")
+			}
+			b.WriteString("\n")
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		testWordCount(t, path)
+	})
+}
+
+func testWordCount(t *testing.T, input string) {
 	env := kafkatest.Cluster(t)
 	in, out := env.Topic(t, 3, nil), env.Topic(t, 3, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var stdout bytes.Buffer
 	err := run(ctx, options{
-		brokers: strings.Join(env.Brokers(), ","), input: "testdata/input.txt",
+		brokers: strings.Join(env.Brokers(), ","), input: input,
 		appID: env.AppID(t), inTopic: in, outTopic: out, stateDir: t.TempDir(),
 	}, &stdout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := javaCounts(t, "testdata/input.txt")
+	want := javaCounts(t, input)
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	if len(lines) != len(want) {
 		t.Fatalf("printed %d words, want %d:\n%s", len(lines), len(want), stdout.String())
