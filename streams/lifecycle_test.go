@@ -127,3 +127,36 @@ sluice_records_processed_total{application_id="` + cfg.ApplicationID + `"} 10
 		t.Error(err)
 	}
 }
+
+// TestGracefulCloseCommitsEverything: with no commit due, a graceful Close
+// still flushes every produced record and commits the input it came from.
+func TestGracefulCloseCommitsEverything(t *testing.T) {
+	for _, g := range []streams.Guarantee{streams.AtLeastOnce, streams.ExactlyOnceV2} {
+		t.Run(string(g), func(t *testing.T) {
+			env := kafkatest.Cluster(t)
+			in, out := env.Topic(t, 2, nil), env.Topic(t, 2, nil)
+			reg := prometheus.NewRegistry()
+			cfg := testConfig(env, env.AppID(t))
+			cfg.Guarantee = g
+			cfg.CommitInterval = time.Hour
+			cfg.Registerer = reg
+			produceN(t, env, in, 0, 500)
+			app, err := streams.New(echoTopology(t, in, out), cfg)
+			must(t, err)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			must(t, app.Start(ctx))
+			kafkatest.WaitFor(t, time.Minute, func() error {
+				if n := testutil.ToFloat64(collectorOf(t, reg, "sluice_records_processed_total")); n < 500 {
+					return fmt.Errorf("processed %v records", n)
+				}
+				return nil
+			})
+			must(t, app.Close(ctx))
+			if n := len(outputCounts(t, env, out)); n != 500 {
+				t.Errorf("%d distinct outputs after a graceful close, want 500", n)
+			}
+			waitProcessed(t, env, cfg.ApplicationID, in)
+		})
+	}
+}
