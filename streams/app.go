@@ -64,6 +64,12 @@ type App struct {
 
 	processIDSet bool
 
+	purgeMu      sync.Mutex
+	purgePending map[string]map[int32]int64
+	lastPurge    time.Time
+	purging      bool
+	purgeWG      sync.WaitGroup
+
 	// shutdownRequested is sent in the subscription after an uncaught-error
 	// handler answered ShutdownApplication.
 	shutdownRequested atomic.Bool

@@ -392,3 +392,37 @@ func TestWorkersShareTasks(t *testing.T) {
 	produceN(t, env, in, 0, 800)
 	waitAllOutput(t, env, out, 800)
 }
+
+// TestRepartitionRecordsPurged: records of a repartition topic are deleted
+// once the sub-topology reading it has committed them.
+func TestRepartitionRecordsPurged(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	in, out := env.Topic(t, 2, nil), env.Topic(t, 2, nil)
+	top := processor.NewTopology()
+	str := serde.String()
+	must(t, processor.AddSource(top, "src", processor.SourceSpec[string, string]{Topics: []string{in}, KeySerde: str, ValueSerde: str}))
+	must(t, processor.AddSink(top, "to-rep", processor.SinkSpec[string, string]{Topic: "hop-repartition", Internal: true, KeySerde: str, ValueSerde: str}, "src"))
+	must(t, processor.AddSource(top, "rep", processor.SourceSpec[string, string]{Topics: []string{"hop-repartition"}, Internal: true, KeySerde: str, ValueSerde: str}))
+	must(t, processor.AddSink(top, "sink", processor.SinkSpec[string, string]{Topic: out, KeySerde: str, ValueSerde: str}, "rep"))
+	cfg := testConfig(env, env.AppID(t))
+	cfg.RepartitionPurgeInterval = 50 * time.Millisecond
+	startApp(t, top, cfg)
+	rep := cfg.ApplicationID + "-hop-repartition"
+	adm := env.Admin(t)
+	for round := 0; round < 3; round++ {
+		produceN(t, env, in, round*100, (round+1)*100)
+		waitAllOutput(t, env, out, (round+1)*100)
+	}
+	env.WaitFor(t, time.Minute, func() error {
+		starts, err := adm.ListStartOffsets(context.Background(), rep)
+		if err != nil {
+			return err
+		}
+		var deleted int64
+		starts.Each(func(o kadm.ListedOffset) { deleted += o.Offset })
+		if deleted < 200 {
+			return fmt.Errorf("%d repartition records deleted so far", deleted)
+		}
+		return nil
+	})
+}

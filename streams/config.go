@@ -125,6 +125,10 @@ type Config struct {
 	// DeadLetterTopic (errors.dead.letter.queue.topic.name) receives records
 	// a handler answered DeadLetter for. It must exist.
 	DeadLetterTopic string
+	// RepartitionPurgeInterval (repartition.purge.interval.ms): how often
+	// records of repartition topics that were committed are deleted
+	// (delete-records). Default 30s.
+	RepartitionPurgeInterval time.Duration
 	// SessionTimeout of the group membership. Default 45s (Kafka's).
 	SessionTimeout time.Duration
 	// RebalanceTimeout of the group membership. Default 60s.
@@ -188,6 +192,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = 45 * time.Second
+	}
+	if c.RepartitionPurgeInterval == 0 {
+		c.RepartitionPurgeInterval = 30 * time.Second
 	}
 	if c.RebalanceTimeout == 0 {
 		c.RebalanceTimeout = 60 * time.Second
@@ -274,6 +281,7 @@ type yamlConfig struct {
 	ProductionHandler           string            `yaml:"production.exception.handler"`
 	DeadLetterTopic             string            `yaml:"errors.dead.letter.queue.topic.name"`
 	SessionTimeoutMs            *int64            `yaml:"session.timeout.ms"`
+	RepartitionPurgeIntervalMs  *int64            `yaml:"repartition.purge.interval.ms"`
 	RebalanceTimeoutMs          *int64            `yaml:"rebalance.timeout.ms"`
 	ProcessID                   string            `yaml:"process.id"`
 }
@@ -324,6 +332,7 @@ func ParseConfig(data []byte) (Config, error) {
 		ProductionHandler:           ErrorResponse(y.ProductionHandler),
 		DeadLetterTopic:             y.DeadLetterTopic,
 		SessionTimeout:              ms(y.SessionTimeoutMs),
+		RepartitionPurgeInterval:    ms(y.RepartitionPurgeIntervalMs),
 		RebalanceTimeout:            ms(y.RebalanceTimeoutMs),
 		ProcessID:                   y.ProcessID,
 	}

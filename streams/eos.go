@@ -119,6 +119,14 @@ func (w *worker) commitTxn(ctx context.Context, reopen bool) error {
 			return err
 		}
 		w.app.metrics.commits.Add(1)
+		committedOffs := map[string]map[int32]kgo.EpochOffset{}
+		for topic, ps := range offsets {
+			committedOffs[topic] = map[int32]kgo.EpochOffset{}
+			for p, o := range ps {
+				committedOffs[topic][p] = kgo.EpochOffset{Epoch: -1, Offset: o.Offset}
+			}
+		}
+		w.purge(committedOffs)
 	}
 	if !reopen {
 		return nil

@@ -109,9 +109,62 @@ func (a *App) hasPersistentState() bool {
 	return false
 }
 
+// purgeRepartition deletes the records of repartition topics below the
+// offsets just committed, at most every repartition.purge.interval.ms, on
+// a goroutine of its own (one at a time), as Kafka Streams does: those
+// records are consumed for good.
+func (a *App) purgeRepartition(committed map[string]map[int32]int64) {
+	a.purgeMu.Lock()
+	defer a.purgeMu.Unlock()
+	for topic, ps := range committed {
+		if !a.plan.internal[topic] {
+			continue
+		}
+		if a.purgePending == nil {
+			a.purgePending = map[string]map[int32]int64{}
+		}
+		if a.purgePending[topic] == nil {
+			a.purgePending[topic] = map[int32]int64{}
+		}
+		for p, off := range ps {
+			a.purgePending[topic][p] = max(a.purgePending[topic][p], off)
+		}
+	}
+	if len(a.purgePending) == 0 || a.purging || time.Since(a.lastPurge) < a.cfg.RepartitionPurgeInterval {
+		return
+	}
+	var offs kadm.Offsets
+	for topic, ps := range a.purgePending {
+		for p, off := range ps {
+			offs.AddOffset(topic, p, off, -1)
+		}
+	}
+	a.purgePending = nil
+	a.purging, a.lastPurge = true, time.Now()
+	a.purgeWG.Add(1)
+	go func() {
+		defer a.purgeWG.Done()
+		defer func() {
+			a.purgeMu.Lock()
+			a.purging = false
+			a.purgeMu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		resp, err := a.adm.DeleteRecords(ctx, offs)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			a.log.Warn("deleting consumed repartition records", "err", err)
+		}
+	}()
+}
+
 // closeState stops the restorer and closes the engine, after every worker
 // has stopped.
 func (a *App) closeState() {
+	a.purgeWG.Wait()
 	if a.standbys != nil {
 		a.standbys.Close()
 	}

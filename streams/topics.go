@@ -18,6 +18,7 @@ import (
 // sub-topology reads each.
 type topicPlan struct {
 	sourceTopics []string
+	internal     map[string]bool // internal (repartition) source topics
 	topicSub     map[string]int32
 	subTopics    map[int32][]string
 	partitions   map[string]int32
@@ -50,7 +51,7 @@ func (a *App) prepareTopics(ctx context.Context) (*topicPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan := &topicPlan{topicSub: map[string]int32{}, subTopics: map[int32][]string{}, partitions: map[string]int32{}}
+	plan := &topicPlan{topicSub: map[string]int32{}, subTopics: map[int32][]string{}, partitions: map[string]int32{}, internal: map[string]bool{}}
 	var external []string
 	internalSet := map[string]bool{}
 	for _, st := range sources {
@@ -58,6 +59,7 @@ func (a *App) prepareTopics(ctx context.Context) (*topicPlan, error) {
 		if st.Internal {
 			name = a.internal(st.Topic)
 			internalSet[name] = true
+			plan.internal[name] = true
 		} else {
 			external = append(external, name)
 		}

@@ -485,11 +485,29 @@ func (w *worker) commitTasks(ctx context.Context, tasks []*task.Active) error {
 	if err := w.checkpoint(tasks); err != nil {
 		return err
 	}
+	w.purge(offsets)
 	for _, t := range tasks {
 		t.Committed()
 	}
 	w.app.metrics.commits.Add(1)
 	return nil
+}
+
+// purge passes committed offsets of repartition topics on for deletion.
+func (w *worker) purge(offsets map[string]map[int32]kgo.EpochOffset) {
+	m := map[string]map[int32]int64{}
+	for topic, ps := range offsets {
+		if !w.app.plan.internal[topic] {
+			continue
+		}
+		m[topic] = map[int32]int64{}
+		for p, eo := range ps {
+			m[topic][p] = eo.Offset
+		}
+	}
+	if len(m) > 0 {
+		w.app.purgeRepartition(m)
+	}
 }
 
 // checkpoint makes the tasks' state durable with the changelog offsets it
