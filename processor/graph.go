@@ -370,15 +370,13 @@ func (n *procNode[KIn, VIn, KOut, VOut]) StateStore(name string) (StateStore, er
 
 // sinkNode serializes records and hands them to the collector.
 type sinkNode[K, V any] struct {
-	def       *node
-	g         *TaskGraph
-	spec      SinkSpec[K, V]
-	topic     string // resolved fixed topic
-	keyApp    serde.Appender[K]
-	valueApp  serde.Appender[V]
-	buf       []byte // arena: serialized bytes of records handed over
-	nparts    int32
-	nPartsSet bool
+	def      *node
+	g        *TaskGraph
+	spec     SinkSpec[K, V]
+	topic    string // resolved fixed topic
+	keyApp   serde.Appender[K]
+	valueApp serde.Appender[V]
+	buf      []byte // arena: serialized bytes of records handed over
 }
 
 // arenaChunk is the size of a sink's serialization arena. Records point into

@@ -129,7 +129,6 @@ func newWorker(a *App, index int) (*worker, error) {
 	if a.cfg.Guarantee == ExactlyOnceV2 {
 		opts = append(opts,
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-			kgo.RequireStableFetchOffsets(),
 			kgo.TransactionalID(a.cfg.ApplicationID+"-"+a.cfg.ProcessID+"-"+strconv.Itoa(index)),
 			kgo.TransactionTimeout(txnTimeout(a.cfg)),
 		)
