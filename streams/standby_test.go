@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,34 +184,79 @@ func TestStandbysAcrossRacks(t *testing.T) {
 	})
 }
 
-// TestScaleOut: one instance counts while input flows; two more join. Tasks
-// spread over all three, and the final counts are exact (every move was a
-// graceful hand-over with a commit).
+// TestScaleOut: one instance counts while input flows; two more join. With
+// a small acceptable.recovery.lag the newcomers are not caught up, so tasks
+// stay where their state is while the newcomers warm up, and move at the
+// probing rebalances: no moved task restores its whole changelog, tasks end
+// spread over all three, and the final counts are exact.
 func TestScaleOut(t *testing.T) {
 	env := kafkatest.Cluster(t)
 	in, out := env.Topic(t, 6, nil), env.Topic(t, 6, nil)
 	appID := env.AppID(t)
 	top := countTopology(t, in, out)
+	rbt := &restoreByTask{}
+	warm := &warmups{}
 	newCfg := func() streams.Config {
 		cfg := statefulConfig(env, appID, t.TempDir(), nil)
-		cfg.NumStandbyReplicas = 1
+		cfg.AcceptableRecoveryLag = 50
+		cfg.MaxWarmupReplicas = 2
+		cfg.ProbingRebalanceInterval = 2 * time.Second
+		cfg.RestoreListener = rbt
+		cfg.StandbyListener = warm
 		return cfg
 	}
 	a := startApp(t, top, newCfg())
 	waitTasks(t, env, []int{6}, a)
-	const rounds = 40
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for r := 0; r < rounds; r++ {
-			produceKeyed(t, env, in, 1)
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
+	produceKeyed(t, env, in, 20) // state before the newcomers arrive
+	waitProcessed(t, env, appID, in)
+	stop := make(chan struct{})
+	fed := feed(t, env, in, stop)
 	b := startApp(t, top, newCfg())
 	c := startApp(t, top, newCfg())
-	<-done
 	waitTasks(t, env, []int{2, 2, 2}, a, b, c)
+	close(stop)
+	<-fed
 	waitProcessed(t, env, appID, in)
-	checkCounts(t, latestCounts(t, env, out), rounds, true)
+	counts := latestCounts(t, env, out)
+	if len(counts) != 200 {
+		t.Fatalf("%d keys counted, want 200", len(counts))
+	}
+	// Every input record counted exactly once: the counts add up to the
+	// input.
+	ends, err := env.Admin(t).ListEndOffsets(context.Background(), in)
+	must(t, err)
+	var inputs, total int64
+	ends.Each(func(o kadm.ListedOffset) { inputs += o.Offset })
+	for _, n := range counts {
+		total += n
+	}
+	if total != inputs {
+		t.Errorf("counts add up to %d, input has %d records", total, inputs)
+	}
+	if n := warm.started.Load(); n == 0 {
+		t.Error("no warmup task was started: the newcomers took tasks without warming up")
+	} else {
+		t.Logf("%d warmup stores started, %d records applied by them", n, warm.applied.Load())
+	}
+	cends, err := env.Admin(t).ListEndOffsets(context.Background(), appID+"-counts-changelog")
+	must(t, err)
+	for _, app := range []*streams.App{b, c} {
+		for _, id := range app.ActiveTasks() {
+			o, _ := cends.Lookup(appID+"-counts-changelog", id.Partition)
+			restored := rbt.get(id.String())
+			t.Logf("task %s moved: restored %d of %d changelog records at promotion", id, restored, o.Offset)
+			if restored > 0 && restored*2 >= o.Offset {
+				t.Errorf("task %s restored %d of %d changelog records: it moved without warming up", id, restored, o.Offset)
+			}
+		}
+	}
 }
+
+// warmups counts standby and warmup activity.
+type warmups struct{ started, applied atomic.Int64 }
+
+func (w *warmups) OnUpdateStart(string, string, string, int32, int64) { w.started.Add(1) }
+func (w *warmups) OnBatchLoaded(_, _, _ string, _ int32, _ int64, n int) {
+	w.applied.Add(int64(n))
+}
+func (w *warmups) OnUpdateSuspended(string, string, string, int32, int64, string) {}
