@@ -795,16 +795,20 @@ type RestoreStats struct {
 	CheckpointLen     int64 // their changelogs' end offsets
 	TaskRestoredLines int   // the runtime's "task restored" log lines
 	TaskRestoredRecs  int64 // the records those lines report
+	Wipes             int   // tasks whose local state the runtime wiped to restore from scratch
 }
 
 func (s RestoreStats) String() string {
-	return fmt.Sprintf("%d store restorations restored %d records of changelogs %d long; %d of them from a checkpoint restored %d of %d; runtime logged %d task restorations, %d records",
-		s.Restorations, s.Restored, s.ChangelogLen, s.FromCheckpoint, s.CheckpointRestore, s.CheckpointLen, s.TaskRestoredLines, s.TaskRestoredRecs)
+	return fmt.Sprintf("%d store restorations restored %d records of changelogs %d long; %d of them from a checkpoint restored %d of %d; runtime logged %d task restorations, %d records; %d wipes",
+		s.Restorations, s.Restored, s.ChangelogLen, s.FromCheckpoint, s.CheckpointRestore, s.CheckpointLen, s.TaskRestoredLines, s.TaskRestoredRecs, s.Wipes)
 }
 
 var (
 	eosRestoreLine  = regexp.MustCompile(`msg="eos restore".* from=(-?\d+) end=(\d+) restored=(\d+)`)
 	taskRestoreLine = regexp.MustCompile(`msg="task restored".* records=(\d+)`)
+	// The runtime's warning when it throws local state away (see
+	// changelog.Restorer).
+	wipeLine = regexp.MustCompile(`restoring the task from scratch`)
 )
 
 // parseRestores adds the restorations logged in one instance log to s.
@@ -828,6 +832,10 @@ func parseRestores(s *RestoreStats, data []byte) {
 				s.CheckpointRestore += n
 				s.CheckpointLen += end
 			}
+			continue
+		}
+		if wipeLine.Match(line) {
+			s.Wipes++
 			continue
 		}
 		if m := taskRestoreLine.FindSubmatch(line); m != nil {

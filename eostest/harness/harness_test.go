@@ -57,6 +57,11 @@ func TestEOS(t *testing.T) {
 	case rs.CheckpointRestore >= rs.CheckpointLen:
 		t.Errorf("restorations from a checkpoint restored %d records of changelogs %d long; a checkpoint should leave only the tail", rs.CheckpointRestore, rs.CheckpointLen)
 	}
+	// Under exactly_once_v2 local state is transactional: a crash never
+	// calls for wiping it (issue 6, "No wipe").
+	if guarantee == "exactly_once_v2" && rs.Wipes > 0 {
+		t.Errorf("the runtime wiped local state %d times (\"restoring the task from scratch\" in the instance logs under %s)", rs.Wipes, out.Dir)
+	}
 }
 
 var duplicates = regexp.MustCompile(`duplicate=(\d+)`)
@@ -105,12 +110,13 @@ func TestParseRestores(t *testing.T) {
 		`time=... level=INFO msg="eos restore" task=1_3 store=count topic=x-count-changelog partition=3 from=900 end=1000 restored=100 took=5ms`,
 		`time=... level=INFO msg="task restored" worker=0 task=1_3 records=100`,
 		`time=... level=INFO msg="task restored" worker=0 task=0_2 records=500`,
+		`time=... level=WARN msg="checkpoint is beyond the changelog end (was the changelog recreated?); restoring the task from scratch" task=0_0 store=min checkpoint=3139 end=2976`,
 		`garbage line`,
 	}, "\n")
 	var s RestoreStats
 	parseRestores(&s, []byte(log))
 	want := RestoreStats{Restorations: 2, FromCheckpoint: 1, Restored: 600, ChangelogLen: 1500,
-		CheckpointRestore: 100, CheckpointLen: 1000, TaskRestoredLines: 2, TaskRestoredRecs: 600}
+		CheckpointRestore: 100, CheckpointLen: 1000, TaskRestoredLines: 2, TaskRestoredRecs: 600, Wipes: 1}
 	if s != want {
 		t.Errorf("got  %+v\nwant %+v", s, want)
 	}
