@@ -146,11 +146,16 @@ func NewRestorer(cl *kgo.Client, readCommitted bool, listener Listener, log *slo
 func (r *Restorer) Prepare(ctx context.Context, task string, partition int32, applicationID string, m *statestore.Manager) (*Job, error) {
 	job := &Job{Task: task, Manager: m, done: make(chan struct{})}
 	var topics []string
+	sourced := map[*StoreRestore]bool{}
 	for _, spec := range m.Specs() {
-		if !spec.Logging {
+		if !spec.Logging && spec.SourceTopic == "" {
 			continue
 		}
 		sr := &StoreRestore{Store: spec.Name, Topic: statestore.ChangelogTopic(applicationID, spec.Name), Partition: partition, From: -1}
+		if spec.SourceTopic != "" {
+			sr.Topic = spec.SourceTopic
+			sourced[sr] = true
+		}
 		if !spec.InMemory {
 			cp, ok, err := m.Checkpoint(spec.Name)
 			if err != nil {
@@ -176,6 +181,14 @@ func (r *Restorer) Prepare(ctx context.Context, task string, partition int32, ap
 	if err != nil {
 		return nil, fmt.Errorf("changelog: end offsets for task %s: %w", task, err)
 	}
+	// A store materializing a source topic is restored up to the offset the
+	// application committed: records after it are processed again.
+	var committed kadm.OffsetResponses
+	if len(sourced) > 0 {
+		if committed, err = r.adm.FetchOffsets(ctx, applicationID); err != nil {
+			return nil, fmt.Errorf("changelog: committed offsets for task %s: %w", task, err)
+		}
+	}
 	wipe := false
 	for _, sr := range job.Stores {
 		lo, ok := ends.Lookup(sr.Topic, sr.Partition)
@@ -187,6 +200,12 @@ func (r *Restorer) Prepare(ctx context.Context, task string, partition int32, ap
 			return nil, fmt.Errorf("changelog: end offset of %s[%d] (store %q of task %s): %w", sr.Topic, sr.Partition, sr.Store, task, e)
 		}
 		sr.End = lo.Offset
+		if sourced[sr] {
+			sr.End = 0 // nothing committed yet: processing builds the store
+			if o, ok := committed.Lookup(sr.Topic, sr.Partition); ok && o.Err == nil && o.At > 0 {
+				sr.End = min(o.At, lo.Offset)
+			}
+		}
 		if sr.From > sr.End {
 			r.log.Warn("checkpoint is beyond the changelog end (was the changelog recreated?); restoring the task from scratch", "task", task, "store", sr.Store, "checkpoint", sr.From, "end", sr.End)
 			wipe = true
@@ -320,7 +339,7 @@ func (r *Restorer) apply(pj *partJob, recs []*kgo.Record, batch []statestore.Cha
 		if rec.Attrs.IsControl() {
 			continue
 		}
-		batch = append(batch, statestore.ChangelogRecord{Key: rec.Key, Value: rec.Value, Offset: rec.Offset})
+		batch = append(batch, statestore.ChangelogRecord{Key: rec.Key, Value: rec.Value, Offset: rec.Offset, Timestamp: rec.Timestamp.UnixMilli()})
 	}
 	if len(batch) > 0 {
 		if err := job.Manager.Restore(sr.Store, batch); err != nil {

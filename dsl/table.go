@@ -70,7 +70,10 @@ func NewTable[K, V any](b *Builder, topic string, keySerde serde.Serde[K], value
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, []byte, K, Change[V]] {
 		return &tableSourceProc[K, V]{node: name, store: store, values: valueSerde}
 	}, src))
-	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, keySerde, valueSerde, o.storeOpts()...), name))
+	// The topic itself is the store's changelog (Kafka Streams' source-topic
+	// optimization): nothing is logged, and the store is restored from it.
+	storeOpts := append(o.storeOpts(), statestore.SourceTopic(topic))
+	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, keySerde, valueSerde, storeOpts...), name))
 	return Table[K, V]{b: b, node: name, store: store, keySerde: keySerde, valueSerde: valueSerde}
 }
 

@@ -55,6 +55,12 @@ type Spec struct {
 	Retention time.Duration
 	// WindowSize of window stores: a window is [start, start+WindowSize).
 	WindowSize time.Duration
+	// SourceTopic, when set, makes the store a materialization of that
+	// topic (a table read from it): the topic itself serves as the
+	// changelog, so nothing is logged and the store is restored from the
+	// topic, up to the application's committed offset of the task's
+	// partition. Key-value stores only.
+	SourceTopic string
 	// SegmentInterval is the time span of one expiry unit of window and
 	// session stores; expired segments are range-deleted. Default
 	// max(Retention/2, 1 minute), as Kafka Streams.
@@ -96,6 +102,12 @@ func ChangelogConfig(cfg map[string]string) Option {
 	return optFunc(func(s *Spec) { s.ChangelogConfig = cfg })
 }
 
+// SourceTopic makes the store a materialization of topic: the topic serves
+// as its changelog (see Spec.SourceTopic), and logging is turned off.
+func SourceTopic(topic string) Option {
+	return optFunc(func(s *Spec) { s.SourceTopic, s.Logging = topic, false })
+}
+
 // Caching switches the record cache on or off (default off), as Kafka
 // Streams' withCachingEnabled.
 func Caching(on bool) Option { return optFunc(func(s *Spec) { s.Caching = on }) }
@@ -132,6 +144,9 @@ func (s Spec) validate() error {
 		if s.Retention <= 0 {
 			return fmt.Errorf("statestore: session store %q: retention %v must be positive", s.Name, s.Retention)
 		}
+	}
+	if s.SourceTopic != "" && s.Kind != KindKeyValue && s.Kind != KindTimestampedKeyValue {
+		return fmt.Errorf("statestore: store %q: only key-value stores can use a source topic as changelog", s.Name)
 	}
 	if (s.Kind == KindWindow || s.Kind == KindSession) && s.SegmentInterval < time.Millisecond {
 		return fmt.Errorf("statestore: store %q: segment interval %v below 1ms", s.Name, s.SegmentInterval)

@@ -39,6 +39,10 @@ type ManagerConfig struct {
 type ChangelogRecord struct {
 	Key, Value []byte // Value nil: tombstone
 	Offset     int64
+	// Timestamp is the record's timestamp (ms). It is used when a
+	// timestamped store is restored from its source topic (Spec.SourceTopic),
+	// whose values carry no timestamp of their own.
+	Timestamp int64
 }
 
 // Manager owns the stores of one task. The task runtime opens it when the
@@ -325,7 +329,11 @@ func (m *Manager) Restore(store string, records []ChangelogRecord) error {
 			// shadow the restored values.
 			c.cache.forget(k)
 		}
-		batch = append(batch, Entry{Key: k, Value: r.Value})
+		v := r.Value
+		if v != nil && c.spec.SourceTopic != "" && c.spec.Kind == KindTimestampedKeyValue {
+			v = appendTimestamped(make([]byte, 0, 8+len(v)), r.Timestamp, v)
+		}
+		batch = append(batch, Entry{Key: k, Value: v})
 	}
 	cp := Checkpoint{m.tp(store): records[len(records)-1].Offset + 1}
 	if err := c.raw.Write(batch, cp, false); err != nil {

@@ -518,6 +518,21 @@ func (w *worker) checkpoint(tasks []*task.Active) error {
 			continue
 		}
 		offs := cl.offsets()
+		// A store materializing a source topic is checkpointed at the
+		// input offset just committed.
+		for _, spec := range t.Stores().Specs() {
+			if spec.SourceTopic == "" {
+				continue
+			}
+			for _, o := range t.CommitOffsets() {
+				if o.Topic == spec.SourceTopic {
+					if offs == nil {
+						offs = map[string]int64{}
+					}
+					offs[spec.Name] = o.Offset
+				}
+			}
+		}
 		if len(offs) == 0 {
 			continue
 		}
