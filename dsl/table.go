@@ -43,9 +43,12 @@ func (t Table[K, V]) Name() string { return t.node }
 func (t Table[K, V]) StoreName() string { return t.store }
 
 // NewTable reads topic as a table, materialized in a timestamped key-value
-// store (StoreName; default "<topic>-STATE-STORE-0000000000"). Options:
-// Named (the source node), StoreName, InMemory, Caching, Logging,
-// WithTimestampExtractor, WithOffsetReset.
+// store (StoreName; default "<topic>-STATE-STORE-0000000000"). The topic
+// itself is the store's changelog: nothing is logged, and after a move or a
+// lost state directory the store is restored from the topic up to the
+// committed offset (so Logging does not apply). Options: Named (the source
+// node), StoreName, InMemory, Caching, WithTimestampExtractor,
+// WithOffsetReset.
 //
 // Tombstones: a record whose value is null (nil bytes) deletes its key. The
 // source reads values as raw bytes and the KTABLE-SOURCE node deserializes
