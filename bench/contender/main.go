@@ -48,6 +48,7 @@ func main() {
 	fs.Int64Var(&o.cacheBytes, "cache-bytes", 10<<20, "statestore.cache.max.bytes (sluice)")
 	fs.StringVar(&o.stateDir, "state-dir", "", "state.dir (sluice)")
 	fs.IntVar(&o.bufferedRecords, "buffered-records", 0, "buffered.records.per.partition (sluice; 0: the default, 1000)")
+	fs.DurationVar(&o.fetchMaxWait, "fetch-max-wait", 0, "kgo.FetchMaxWait for Sluice's clients (0: franz-go's default, 5s), for experiments")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	traceOut := fs.String("trace", "", "write an execution trace of the whole run to this file (for off-CPU time: go tool trace -pprof=sync|net|syscall|sched)")
 	_ = fs.Parse(os.Args[2:])
@@ -105,6 +106,7 @@ type options struct {
 	threads, commitMs                    int
 	cacheBytes                           int64
 	bufferedRecords                      int
+	fetchMaxWait                         time.Duration
 }
 
 func (o options) seeds() []string { return strings.Split(o.brokers, ",") }

@@ -12,6 +12,7 @@ import (
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/serde"
 	"github.com/sluicestreams/sluice/streams"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // runSluice runs the stateless or word-count topology on Sluice's runtime
@@ -45,6 +46,9 @@ func runSluice(ctx context.Context, o options) error {
 		StateDir:         o.stateDir,
 
 		BufferedRecordsPerPartition: o.bufferedRecords,
+	}
+	if o.fetchMaxWait > 0 {
+		cfg.ClientOpts = append(cfg.ClientOpts, kgo.FetchMaxWait(o.fetchMaxWait))
 	}
 	if os.Getenv("BENCH_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -27,6 +27,9 @@ type result struct {
 	LatencyNote string
 	// LatencyRetried is the error of a first latency run that failed.
 	LatencyRetried string
+	// Retries are the errors of throughput runs that failed and were run
+	// again.
+	Retries []string
 }
 
 func median(xs []float64) float64 {
@@ -103,6 +106,7 @@ type contenderJSON struct {
 	Latency     *latencyRun     `json:"latency,omitempty"`
 	LatencyNote string          `json:"latency_note,omitempty"`
 	Retried     string          `json:"latency_first_attempt_error,omitempty"`
+	Retries     []string        `json:"retried_runs,omitempty"`
 }
 
 type metaJSON struct {
@@ -173,7 +177,7 @@ func (h *harness) report(results []*result, rate float64) error {
 		c := r.contender
 		rep.Contenders = append(rep.Contenders, contenderJSON{Name: c.Name, Label: c.Label, Impl: c.Impl,
 			Topology: c.Topology, Guarantee: c.Guarantee, Status: r.Status, Note: r.Note, Runs: r.Runs,
-			Latency: r.Latency, LatencyNote: r.LatencyNote, Retried: r.LatencyRetried})
+			Latency: r.Latency, LatencyNote: r.LatencyNote, Retried: r.LatencyRetried, Retries: r.Retries})
 		for _, fo := range figureOrder {
 			fj := figureJSON{Contender: c.Name, Figure: fo.name, Unit: fo.unit, Better: fo.better, Status: r.Status, Note: r.Note}
 			if v, ok := figs[c.Name][fo.name]; ok {
@@ -328,6 +332,9 @@ func (h *harness) markdown(rep reportJSON, results []*result, figs map[string]ma
 		if r.Note != "" {
 			notes = append(notes, fmt.Sprintf("- **%s** (%s): %s", r.contender.Label, r.Status, r.Note))
 		}
+		for _, e := range r.Retries {
+			notes = append(notes, fmt.Sprintf("- **%s** failed and was run again: %s", r.contender.Label, e))
+		}
 		if r.LatencyRetried != "" {
 			notes = append(notes, fmt.Sprintf("- **%s** latency run was retried; the first attempt failed: %s", r.contender.Label, r.LatencyRetried))
 		}
@@ -435,7 +442,7 @@ func (h *harness) rerender(path string) error {
 	h.command, h.fixedMeta = m.Command, &m
 	var results []*result
 	for _, cj := range rep.Contenders {
-		r := &result{Status: cj.Status, Note: cj.Note, Runs: cj.Runs, Latency: cj.Latency, LatencyNote: cj.LatencyNote, LatencyRetried: cj.Retried}
+		r := &result{Status: cj.Status, Note: cj.Note, Runs: cj.Runs, Latency: cj.Latency, LatencyNote: cj.LatencyNote, LatencyRetried: cj.Retried, Retries: cj.Retries}
 		for _, c := range allContenders {
 			if c.Name == cj.Name {
 				r.contender = c

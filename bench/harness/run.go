@@ -260,7 +260,7 @@ func (h *harness) throughput(ctx context.Context, c contender, run int) (through
 	case first = <-p.first:
 		cpu0, _ = p.cpu()
 	case <-p.exited:
-		return r, &errUnavailable{fmt.Sprintf("exited before consuming (%v): %s", p.waitErr, lastLines(s.logPath, 3))}
+		return r, fmt.Errorf("exited before consuming (%v): %s", p.waitErr, lastLines(s.logPath, 3))
 	case <-deadline:
 		return r, fmt.Errorf("no record consumed within %v: %s", h.runTimeout, lastLines(s.logPath, 3))
 	case <-ctx.Done():
