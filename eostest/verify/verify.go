@@ -189,14 +189,14 @@ func sortedKeys[V any](m map[int32]V) []int32 {
 	return slices.Sorted(maps.Keys(m))
 }
 
-// valuesByKey returns each key's input values in input order. A key lives in
-// one input partition (the producer hashes keys), so partition order is the
-// order the app saw.
-func valuesByKey(in map[int32][]Rec) map[string][]int64 {
-	out := map[string][]int64{}
+// valuesByKey returns each key's input records in input order. A key lives
+// in one input partition (the producer hashes keys), so partition order is
+// the order the app saw.
+func valuesByKey(in map[int32][]Rec) map[string][]Rec {
+	out := map[string][]Rec{}
 	for _, p := range sortedKeys(in) {
 		for _, r := range in[p] {
-			out[r.Key] = append(out[r.Key], r.Value)
+			out[r.Key] = append(out[r.Key], r)
 		}
 	}
 	return out
@@ -291,7 +291,7 @@ func next(in []Rec, j int) string {
 
 // checkAgg compares, key by key, the outputs of one aggregate topic with the
 // running aggregate of the key's input values.
-func checkAgg(res *Result, a Agg, perKey map[string][]int64, out map[int32][]Rec) {
+func checkAgg(res *Result, a Agg, perKey map[string][]Rec, out map[int32][]Rec) {
 	pr := &problems{res: res, topic: a.Name}
 	got := map[string][]Rec{}
 	for _, p := range sortedKeys(out) {
@@ -324,7 +324,7 @@ func checkAgg(res *Result, a Agg, perKey map[string][]int64, out map[int32][]Rec
 		want := make([]int64, len(vals))
 		var acc int64
 		for i, v := range vals {
-			acc = a.Next(acc, v, i == 0)
+			acc = a.Next(acc, v.Value, i == 0)
 			want[i] = acc
 		}
 		first := -1 // first position where want and outs disagree
@@ -347,8 +347,8 @@ func checkAgg(res *Result, a Agg, perKey map[string][]int64, out map[int32][]Rec
 			if first >= 0 {
 				at = first
 			}
-			pr.add(Missing, len(want)-len(outs), "key %q: %d outputs for %d inputs; first divergence at output %d (got %s, expected %s)",
-				key, len(outs), len(want), at, outAt(outs, at), wantAt(want, at))
+			pr.add(Missing, len(want)-len(outs), "key %q: %d outputs for %d inputs; first divergence at output %d (got %s, expected %s for input %s)",
+				key, len(outs), len(want), at, outAt(outs, at), wantAt(want, at), vals[at])
 		case first >= 0:
 			wrong := 0
 			for i := range want {
@@ -356,8 +356,8 @@ func checkAgg(res *Result, a Agg, perKey map[string][]int64, out map[int32][]Rec
 					wrong++
 				}
 			}
-			pr.add(Wrong, wrong, "key %q: output %d is %s, expected %d (%d of %d outputs differ)",
-				key, first, outs[first], want[first], wrong, len(want))
+			pr.add(Wrong, wrong, "key %q: output %d is %s, expected %d for input %s (%d of %d outputs differ)",
+				key, first, outs[first], want[first], vals[first], wrong, len(want))
 		}
 	}
 }
