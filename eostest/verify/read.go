@@ -159,7 +159,7 @@ func Read(ctx context.Context, brokers []string, topic string, readCommitted boo
 			if err != nil && derr == nil {
 				derr = fmt.Errorf("verify: %s[%d]@%d: value: %w", topic, r.Partition, r.Offset, err)
 			}
-			out[r.Partition] = append(out[r.Partition], Rec{Key: string(r.Key), Value: v, Partition: r.Partition, Offset: r.Offset})
+			out[r.Partition] = append(out[r.Partition], Rec{Key: string(r.Key), Value: v, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp.UnixMilli()})
 		})
 		if derr != nil {
 			return nil, derr

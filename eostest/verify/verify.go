@@ -12,6 +12,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Rec is one record as the verifier sees it: the decoded key and value and
@@ -21,10 +22,17 @@ type Rec struct {
 	Value     int64
 	Partition int32
 	Offset    int64
+	// Timestamp is the record's timestamp (ms), shown when not zero, so a
+	// fault can be lined up with the harness's log of kills.
+	Timestamp int64
 }
 
 func (r Rec) String() string {
-	return fmt.Sprintf("%s=%d @%d/%d", r.Key, r.Value, r.Partition, r.Offset)
+	s := fmt.Sprintf("%s=%d @%d/%d", r.Key, r.Value, r.Partition, r.Offset)
+	if r.Timestamp != 0 {
+		s += " " + time.UnixMilli(r.Timestamp).UTC().Format("15:04:05.000")
+	}
+	return s
 }
 
 // Agg is an aggregate the app computes per key; it folds values in input
