@@ -288,7 +288,7 @@ func (h *harness) markdown(rep reportJSON, results []*result, figs map[string]ma
 		p("**These are the figures of the QUICK run** (`make bench-quick`): %d input lines, %d run(s) per contender, latency measured over %.0f s. ", m.InputLines, m.RunsPerContender, m.LatencySeconds)
 		p("Short runs favour processes that start fast and understate steady-state differences; run `make bench` for the full figures.\n\n")
 	} else {
-		p("Full run (`make bench`): %d input lines, median of %d runs per contender, latency measured over %.0f s.\n\n", m.InputLines, m.RunsPerContender, m.LatencySeconds)
+		p("Full-mode run (`make bench`; the exact harness command is under Commands): %d input lines, median of %d runs per contender, latency measured over %.0f s.\n\n", m.InputLines, m.RunsPerContender, m.LatencySeconds)
 	}
 	p("Run %s on %s.\n\n", m.RunID, m.Date)
 	link := chart
