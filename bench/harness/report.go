@@ -252,7 +252,7 @@ func versions() map[string]string {
 	if out, err := exec.Command("java", "-version").CombinedOutput(); err == nil {
 		v["java"] = strings.SplitN(strings.TrimSpace(string(out)), "\n", 2)[0]
 	}
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+	if out, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
 		v["sluice_commit"] = strings.TrimSpace(string(out))
 	}
 	return v
