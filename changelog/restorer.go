@@ -171,15 +171,19 @@ func (r *Restorer) Prepare(ctx context.Context, task string, partition int32, ap
 	if len(job.Stores) == 0 {
 		return job, nil
 	}
-	var ends kadm.ListedOffsets
-	var err error
-	if r.readCmtd {
-		ends, err = r.adm.ListCommittedOffsets(ctx, topics...)
-	} else {
-		ends, err = r.adm.ListEndOffsets(ctx, topics...)
-	}
+	// The high watermark tells whether a checkpoint is past the log (the
+	// changelog was recreated); under read_committed the restore target is
+	// the last stable offset, which may trail a valid checkpoint while
+	// transaction markers are being written.
+	hwm, err := r.adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("changelog: end offsets for task %s: %w", task, err)
+	}
+	ends := hwm
+	if r.readCmtd {
+		if ends, err = r.adm.ListCommittedOffsets(ctx, topics...); err != nil {
+			return nil, fmt.Errorf("changelog: stable offsets for task %s: %w", task, err)
+		}
 	}
 	// A store materializing a source topic is restored up to the offset the
 	// application committed: records after it are processed again.
@@ -206,7 +210,7 @@ func (r *Restorer) Prepare(ctx context.Context, task string, partition int32, ap
 				sr.End = min(o.At, lo.Offset)
 			}
 		}
-		if sr.From > sr.End {
+		if h, ok := hwm.Lookup(sr.Topic, sr.Partition); ok && h.Err == nil && sr.From > h.Offset {
 			r.log.Warn("checkpoint is beyond the changelog end (was the changelog recreated?); restoring the task from scratch", "task", task, "store", sr.Store, "checkpoint", sr.From, "end", sr.End)
 			wipe = true
 		}

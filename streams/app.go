@@ -200,9 +200,11 @@ func (a *App) Start(ctx context.Context) error {
 	a.setStateLocked(Rebalancing)
 	for i := 0; i < a.cfg.NumStreamThreads; i++ {
 		if err := a.startWorkerLocked(); err != nil {
+			a.closing = true
 			for _, w := range a.workers {
 				w.stop(true)
 			}
+			a.maybeFinishLocked()
 			return err
 		}
 	}

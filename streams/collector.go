@@ -41,10 +41,8 @@ func (w *worker) onProduced(r *kgo.Record, err error) {
 	if err == nil {
 		return
 	}
-	if w.killed.Load() {
-		return
-	}
-	if w.app.cfg.ProductionHandler == Continue {
+	// Kept even after a hard stop: a final commit in flight must see it.
+	if w.app.cfg.ProductionHandler == Continue && !w.killed.Load() {
 		w.log.Warn("dropping a record that could not be produced (production.exception.handler=continue)", "topic", r.Topic, "partition", r.Partition, "err", err)
 		return
 	}

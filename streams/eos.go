@@ -45,13 +45,26 @@ func (w *worker) eos() bool { return w.sess != nil }
 
 // beginTxn opens the worker's next transaction.
 func (w *worker) beginTxn() error {
+	if w.inTxn {
+		return nil
+	}
 	if err := w.sess.Begin(); err != nil {
 		if isFenced(err) {
 			return fmt.Errorf("%w: %w", errFenced, err)
 		}
 		return fmt.Errorf("streams: worker %d: beginning a transaction: %w", w.index, err)
 	}
+	w.inTxn = true
 	return nil
+}
+
+// endTxn ends the open transaction, if there is one.
+func (w *worker) endTxn(ctx context.Context, try kgo.TransactionEndTry) (bool, error) {
+	if !w.inTxn {
+		return false, nil
+	}
+	w.inTxn = false
+	return w.sess.End(ctx, try)
 }
 
 // commitTxn commits the worker's transaction: store changes are flushed to
@@ -81,11 +94,14 @@ func (w *worker) commitTxn(ctx context.Context, reopen bool) error {
 	}
 	if perr := w.produced.take(); perr != nil {
 		// A record of this transaction was not written: abort it, and fail.
-		_, _ = w.sess.End(ctx, kgo.TryAbort)
+		_, _ = w.endTxn(ctx, kgo.TryAbort)
 		return perr
 	}
 	cctx := kgo.PreTxnCommitFnContext(ctx, txnOffsets(offsets))
-	committed, err := w.sess.End(cctx, kgo.TryCommit)
+	if !w.inTxn {
+		return nil // nothing open (a final commit after a failed reopen)
+	}
+	committed, err := w.endTxn(cctx, kgo.TryCommit)
 	if err != nil {
 		if isFenced(err) {
 			return fmt.Errorf("%w: %w", errFenced, err)
@@ -115,7 +131,7 @@ func (w *worker) commitTxn(ctx context.Context, reopen bool) error {
 				t.Committed()
 			}
 		}
-		if err := w.checkpoint(tasks); err != nil {
+		if err := w.checkpoint(tasks, true); err != nil {
 			return err
 		}
 		w.app.metrics.commits.Add(1)
@@ -200,7 +216,10 @@ func txnOffsets(offsets map[string]map[int32]task.Offset) func(*kmsg.TxnOffsetCo
 // what was processed).
 func (w *worker) resetToCommitted() {
 	rewind := map[string]map[int32]kgo.EpochOffset{}
-	for _, t := range w.tasks {
+	for id, t := range w.tasks {
+		if w.restoring[id] != nil {
+			continue // its Manager belongs to the restorer until it is done; it processed nothing
+		}
 		st := int64(-1)
 		for _, tp := range t.Partitions() {
 			if fo, ok := w.meta[tp.Topic][tp.Partition]; ok {
@@ -226,7 +245,7 @@ func (w *worker) resetToCommitted() {
 // abortForRebalance aborts the open transaction after a revocation: the
 // transaction may hold work of tasks this worker no longer owns.
 func (w *worker) abortForRebalance(ctx context.Context) error {
-	_, err := w.sess.End(ctx, kgo.TryAbort)
+	_, err := w.endTxn(ctx, kgo.TryAbort)
 	if err != nil && isFenced(err) {
 		return fmt.Errorf("%w: %w", errFenced, err)
 	}

@@ -20,11 +20,11 @@ import (
 
 // countTopology counts records per key in store "counts" and writes every
 // new count to out.
-func countTopology(t testing.TB, in, out string) *processor.Topology {
+func countTopology(t testing.TB, in, out string, storeOpts ...statestore.Option) *processor.Topology {
 	top := processor.NewTopology()
 	must(t, processor.AddSource(top, "src", processor.SourceSpec[string, string]{Topics: []string{in}, KeySerde: serde.String(), ValueSerde: serde.String()}))
 	must(t, processor.AddProcessor(top, "count", func() processor.Processor[string, string, string, int64] { return &keyCounter{} }, "src"))
-	must(t, top.AddStateStore(statestore.KeyValue("counts", serde.String(), serde.Int64()), "count"))
+	must(t, top.AddStateStore(statestore.KeyValue("counts", serde.String(), serde.Int64(), storeOpts...), "count"))
 	must(t, processor.AddSink(top, "sink", processor.SinkSpec[string, int64]{Topic: out, KeySerde: serde.String(), ValueSerde: serde.Int64()}, "count"))
 	return top
 }

@@ -335,7 +335,9 @@ func (c *changeLogger) LogChange(store string, key, value []byte, timestamp int6
 		t = &logTarget{topic: statestore.ChangelogTopic(c.w.app.cfg.ApplicationID, store), next: -1}
 		t.onAck = func(r *kgo.Record, err error) {
 			if err != nil {
-				c.w.onProduced(r, err)
+				// A lost change would make the changelog disagree with the
+				// store: never skipped, whatever the production handler.
+				c.w.produced.set(fmt.Errorf("streams: writing store %q's changelog %s: %w", store, r.Topic, err))
 				return
 			}
 			t.mu.Lock()

@@ -49,6 +49,7 @@ type worker struct {
 	// needAbort is set by a revocation under exactly-once: the open
 	// transaction may hold work of tasks this worker no longer owns.
 	needAbort atomic.Bool
+	inTxn     bool // a transaction is open (worker goroutine only)
 
 	asgMu     sync.Mutex
 	asg       assignor.AssignmentInfo
@@ -203,8 +204,15 @@ func (w *worker) run() (err error) {
 		return errKilled
 	}
 	w.mu.Lock()
-	cctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	err = w.commitLocked(cctx)
+	// The final commit gives up when a hard stop cancels w.ctx (Close's
+	// deadline passed), so Close keeps its promise.
+	cctx, cancel := context.WithTimeout(w.ctx, shutdownTimeout)
+	if w.eos() {
+		w.lastCmt = time.Now()
+		err = w.commitTxn(cctx, false)
+	} else {
+		err = w.commitLocked(cctx)
+	}
 	cancel()
 	w.mu.Unlock()
 	w.closeTasks(err == nil)
@@ -405,7 +413,7 @@ func (w *worker) pollTimeout() time.Duration {
 func (w *worker) commitLocked(ctx context.Context) error {
 	w.lastCmt = time.Now()
 	if w.eos() {
-		return w.commitTxn(ctx, !w.stopping.Load())
+		return w.commitTxn(ctx, true)
 	}
 	var tasks []*task.Active
 	for _, t := range w.tasks {
@@ -477,11 +485,11 @@ func (w *worker) commitTasks(ctx context.Context, tasks []*task.Active) error {
 			// commit and redo this work (at-least-once). The checkpoints
 			// below still hold: they describe the changelogs, not the input.
 			w.log.Warn("offset commit lost to a rebalance; records since the last commit will be reprocessed", "err", cerr)
-			w.checkpoint(tasks)
+			_ = w.checkpoint(tasks, false)
 			return nil
 		}
 	}
-	if err := w.checkpoint(tasks); err != nil {
+	if err := w.checkpoint(tasks, true); err != nil {
 		return err
 	}
 	w.purge(offsets)
@@ -510,8 +518,10 @@ func (w *worker) purge(offsets map[string]map[int32]kgo.EpochOffset) {
 }
 
 // checkpoint makes the tasks' state durable with the changelog offsets it
-// corresponds to (one synced batch per task).
-func (w *worker) checkpoint(tasks []*task.Active) error {
+// corresponds to (one synced batch per task). inputCommitted says whether the
+// input offsets were committed too: only then may stores that materialize a
+// source topic be checkpointed at them.
+func (w *worker) checkpoint(tasks []*task.Active, inputCommitted bool) error {
 	for _, t := range tasks {
 		cl := w.loggers[t.ID()]
 		if t.Stores() == nil || cl == nil {
@@ -521,7 +531,7 @@ func (w *worker) checkpoint(tasks []*task.Active) error {
 		// A store materializing a source topic is checkpointed at the
 		// input offset just committed.
 		for _, spec := range t.Stores().Specs() {
-			if spec.SourceTopic == "" {
+			if spec.SourceTopic == "" || !inputCommitted {
 				continue
 			}
 			for _, o := range t.CommitOffsets() {
@@ -533,7 +543,9 @@ func (w *worker) checkpoint(tasks []*task.Active) error {
 				}
 			}
 		}
-		if len(offs) == 0 {
+		// Under exactly-once, Commit is also what applies the staged writes
+		// (of unlogged stores too), so it runs even with no offsets.
+		if len(offs) == 0 && !w.eos() {
 			continue
 		}
 		if err := t.Stores().Commit(offs); err != nil {
@@ -659,9 +671,26 @@ func (w *worker) newTask(ctx context.Context, id task.ID, tps []task.TopicPartit
 	return t, nil, nil
 }
 
+// recoverCallback turns a panic in user code run from a kgo callback
+// (processor Init or Close) into the worker's fatal error, so the
+// uncaught-error handler decides instead of the process dying.
+func (w *worker) recoverCallback(locked bool) {
+	if r := recover(); r != nil {
+		err := fmt.Errorf("streams: worker %d: panic in a rebalance callback: %v", w.index, r)
+		if locked {
+			if w.fatal == nil {
+				w.fatal = err
+			}
+			return
+		}
+		w.setFatal(err)
+	}
+}
+
 func (w *worker) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
 	w.mu.Lock()
 	defer func() {
+		w.recoverCallback(true)
 		w.mu.Unlock()
 		w.rebalancing.Store(false)
 		w.app.updateRebalancing()
@@ -732,6 +761,7 @@ func (w *worker) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 }
 
 func (w *worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	defer w.recoverCallback(false)
 	w.rebalancing.Store(true)
 	w.app.updateRebalancing()
 	if w.eos() {
@@ -746,6 +776,7 @@ func (w *worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[strin
 }
 
 func (w *worker) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
+	defer w.recoverCallback(false)
 	w.needAbort.Store(true)
 	w.rebalancing.Store(true)
 	w.app.updateRebalancing()
