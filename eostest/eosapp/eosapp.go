@@ -20,6 +20,8 @@ import (
 	"github.com/sluicestreams/sluice/serde"
 	"github.com/sluicestreams/sluice/statestore"
 	"github.com/sluicestreams/sluice/streams"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Topics are the topics of one test run, all named with a common prefix.
@@ -203,9 +205,15 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	brokers := strings.Split(o.Brokers, ",")
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err
+	}
+	defer admCl.Close()
 	app, err := streams.New(top, streams.Config{
 		ApplicationID:      o.AppID,
-		Brokers:            strings.Split(o.Brokers, ","),
+		Brokers:            brokers,
 		Guarantee:          streams.Guarantee(o.Guarantee),
 		CommitInterval:     o.CommitInterval,
 		StateDir:           o.StateDir,
@@ -213,7 +221,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		NumStreamThreads:   o.Threads,
 		ProcessID:          o.ProcessID,
 		SessionTimeout:     o.SessionTimeout,
-		RestoreListener:    &restoreLog{log: log, from: map[string]int64{}},
+		RestoreListener:    &restoreLog{log: log, adm: kadm.NewClient(admCl), from: map[string]int64{}},
 		Logger:             log,
 	})
 	if err != nil {
@@ -241,6 +249,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 // harness can compare what was restored with the changelog's length.
 type restoreLog struct {
 	log  *slog.Logger
+	adm  *kadm.Client
 	mu   sync.Mutex
 	from map[string]int64
 	end  map[string]int64
@@ -254,6 +263,22 @@ func (r *restoreLog) OnRestoreStart(task, store, topic string, partition int32, 
 	}
 	r.end[task+"/"+store] = end
 	r.mu.Unlock()
+	// Under read_committed the end is the last stable offset. Log the high
+	// watermark next to it (from another goroutine: listeners must not
+	// block), so that a restoration that stopped below committed records
+	// held back by an open transaction shows in the log.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hwm := int64(-1)
+		if offs, err := r.adm.ListEndOffsets(ctx, topic); err == nil {
+			if o, ok := offs.Lookup(topic, partition); ok && o.Err == nil {
+				hwm = o.Offset
+			}
+		}
+		r.log.Info("eos restore start", "task", task, "store", store, "topic", topic, "partition", partition,
+			"from", from, "end", end, "hwm", hwm)
+	}()
 }
 
 func (r *restoreLog) OnBatchRestored(string, string, string, int32, int64, int) {}

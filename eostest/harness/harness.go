@@ -796,11 +796,15 @@ type RestoreStats struct {
 	TaskRestoredLines int   // the runtime's "task restored" log lines
 	TaskRestoredRecs  int64 // the records those lines report
 	Wipes             int   // tasks whose local state the runtime wiped to restore from scratch
+	// BelowHWM counts restorations whose end (the last stable offset) lay
+	// more than a marker below the changelog's high watermark when they
+	// started: an open transaction held back records that may be committed.
+	BelowHWM int
 }
 
 func (s RestoreStats) String() string {
-	return fmt.Sprintf("%d store restorations restored %d records of changelogs %d long; %d of them from a checkpoint restored %d of %d; runtime logged %d task restorations, %d records; %d wipes",
-		s.Restorations, s.Restored, s.ChangelogLen, s.FromCheckpoint, s.CheckpointRestore, s.CheckpointLen, s.TaskRestoredLines, s.TaskRestoredRecs, s.Wipes)
+	return fmt.Sprintf("%d store restorations restored %d records of changelogs %d long; %d of them from a checkpoint restored %d of %d; runtime logged %d task restorations, %d records; %d wipes; %d restorations ended below the high watermark",
+		s.Restorations, s.Restored, s.ChangelogLen, s.FromCheckpoint, s.CheckpointRestore, s.CheckpointLen, s.TaskRestoredLines, s.TaskRestoredRecs, s.Wipes, s.BelowHWM)
 }
 
 var (
@@ -808,7 +812,8 @@ var (
 	taskRestoreLine = regexp.MustCompile(`msg="task restored".* records=(\d+)`)
 	// The runtime's warning when it throws local state away (see
 	// changelog.Restorer).
-	wipeLine = regexp.MustCompile(`restoring the task from scratch`)
+	wipeLine  = regexp.MustCompile(`restoring the task from scratch`)
+	startLine = regexp.MustCompile(`msg="eos restore start".* end=(\d+) hwm=(-?\d+)`)
 )
 
 // parseRestores adds the restorations logged in one instance log to s.
@@ -831,6 +836,14 @@ func parseRestores(s *RestoreStats, data []byte) {
 				s.FromCheckpoint++
 				s.CheckpointRestore += n
 				s.CheckpointLen += end
+			}
+			continue
+		}
+		if m := startLine.FindSubmatch(line); m != nil {
+			end, _ := strconv.ParseInt(string(m[1]), 10, 64)
+			hwm, _ := strconv.ParseInt(string(m[2]), 10, 64)
+			if hwm > end+1 {
+				s.BelowHWM++
 			}
 			continue
 		}

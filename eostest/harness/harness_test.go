@@ -111,12 +111,14 @@ func TestParseRestores(t *testing.T) {
 		`time=... level=INFO msg="task restored" worker=0 task=1_3 records=100`,
 		`time=... level=INFO msg="task restored" worker=0 task=0_2 records=500`,
 		`time=... level=WARN msg="checkpoint is beyond the changelog end (was the changelog recreated?); restoring the task from scratch" task=0_0 store=min checkpoint=3139 end=2976`,
+		`time=... level=INFO msg="eos restore start" task=0_2 store=min topic=x-min-changelog partition=2 from=-1 end=500 hwm=501`,
+		`time=... level=INFO msg="eos restore start" task=0_3 store=min topic=x-min-changelog partition=3 from=-1 end=500 hwm=640`,
 		`garbage line`,
 	}, "\n")
 	var s RestoreStats
 	parseRestores(&s, []byte(log))
 	want := RestoreStats{Restorations: 2, FromCheckpoint: 1, Restored: 600, ChangelogLen: 1500,
-		CheckpointRestore: 100, CheckpointLen: 1000, TaskRestoredLines: 2, TaskRestoredRecs: 600, Wipes: 1}
+		CheckpointRestore: 100, CheckpointLen: 1000, TaskRestoredLines: 2, TaskRestoredRecs: 600, Wipes: 1, BelowHWM: 1}
 	if s != want {
 		t.Errorf("got  %+v\nwant %+v", s, want)
 	}
