@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sluicestreams/sluice/assignor"
 	"github.com/sluicestreams/sluice/processor"
@@ -180,7 +181,7 @@ func (a *App) ensureTopic(ctx context.Context, name string, partitions int32, co
 	}
 	if err == nil {
 		a.log.Info("created internal topic", "topic", name, "partitions", partitions)
-		return nil
+		return a.waitTopicReady(ctx, name, partitions)
 	}
 	if !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("streams: creating internal topic %q: %w", name, err)
@@ -196,7 +197,39 @@ func (a *App) ensureTopic(ctx context.Context, name string, partitions int32, co
 	if got := int32(len(td.Partitions)); got != partitions {
 		return fmt.Errorf("%w: internal topic %q has %d partitions; the topology needs %d (delete it, or reset the application)", ErrCopartition, name, got, partitions)
 	}
-	return nil
+	// Another instance may have created it a moment ago.
+	return a.waitTopicReady(ctx, name, partitions)
+}
+
+// waitTopicReady waits until a topic just created has a leader for every
+// partition in the metadata, so that the offset lookups that follow (restore
+// end offsets) do not race its creation.
+func (a *App) waitTopicReady(ctx context.Context, name string, partitions int32) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tds, err := a.adm.ListTopics(ctx, name)
+		if err == nil {
+			if td, ok := tds[name]; ok && td.Err == nil && int32(len(td.Partitions)) == partitions {
+				ready := true
+				for _, p := range td.Partitions {
+					if p.Err != nil || p.Leader < 0 {
+						ready = false
+					}
+				}
+				if ready {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("streams: internal topic %q has no leader for every partition 30s after it was created", name)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // balancer makes the task-level group balancer of one worker's client.

@@ -106,7 +106,10 @@ func newWorker(a *App, index int) (*worker, error) {
 	w.ctx, w.kill = context.WithCancel(context.Background())
 	w.wake, w.wakeCancel = context.WithCancel(w.ctx)
 	w.rebalancing.Store(true)
-	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.Brokers...)}
+	// Kafka's fetch.max.wait.ms (500 ms) rather than kgo's 5 s: a fetch
+	// that names only partitions with nothing new (others paused) would
+	// otherwise hold the worker for seconds. ClientOpts may override it.
+	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.Brokers...), kgo.FetchMaxWait(500 * time.Millisecond)}
 	opts = append(opts, a.cfg.ClientOpts...)
 	opts = append(opts,
 		kgo.ClientID(a.cfg.ApplicationID+"-"+a.cfg.ProcessID+"-"+strconv.Itoa(index)),
