@@ -763,7 +763,7 @@ func (r *Run) verify() {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(r.bin, "verifier"),
-		"-brokers", strings.Join(r.brokers, ","), "-topic-prefix", r.appID+"-",
+		"-brokers", strings.Join(r.brokers, ","), "-topic-prefix", r.appID+"-", "-app-id", r.appID,
 		"-min-input", strconv.FormatInt(r.out.DriverAcked, 10))
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf

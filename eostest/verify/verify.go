@@ -72,6 +72,10 @@ type Data struct {
 	Echo  map[int32][]Rec
 	// Aggs maps an Agg's Name to its topic's records.
 	Aggs map[string]map[int32][]Rec
+	// Changelogs, optional, maps an Agg's Name to the records of its
+	// store's changelog topic: the last record of each key must hold the
+	// key's final aggregate, or a restored store would be wrong.
+	Changelogs map[string]map[int32][]Rec
 }
 
 // Kind classifies a problem.
@@ -132,12 +136,17 @@ func (r *Result) Summary() string {
 	for _, name := range append([]string{"echo"}, aggNames()...) {
 		fmt.Fprintf(&b, " %s=%d", name, r.Records[name])
 	}
+	for _, name := range aggNames() {
+		if n, ok := r.Records[name+"-changelog"]; ok {
+			fmt.Fprintf(&b, " %s-changelog=%d", name, n)
+		}
+	}
 	for _, k := range []Kind{Duplicate, Missing, Wrong, Unexpected} {
 		fmt.Fprintf(&b, " %s=%d", k, r.Faults[k])
 	}
 	if !r.OK() {
 		b.WriteString(" (faults by topic:")
-		for _, name := range append([]string{"echo"}, aggNames()...) {
+		for _, name := range slices.Sorted(maps.Keys(r.TopicFaults)) {
 			if n := r.TopicFaults[name]; n > 0 {
 				fmt.Fprintf(&b, " %s=%d", name, n)
 			}
@@ -190,7 +199,51 @@ func Check(d Data) *Result {
 		}
 		checkAgg(res, a, perKey, out)
 	}
+	for _, a := range Aggregates {
+		if cl, ok := d.Changelogs[a.Name]; ok {
+			checkChangelog(res, a, perKey, cl)
+		}
+	}
 	return res
+}
+
+// checkChangelog compares the last changelog record of each key with the
+// key's final aggregate.
+func checkChangelog(res *Result, a Agg, perKey map[string][]Rec, cl map[int32][]Rec) {
+	name := a.Name + "-changelog"
+	pr := &problems{res: res, topic: name}
+	last := map[string]Rec{}
+	for _, p := range sortedKeys(cl) {
+		res.Records[name] += len(cl[p])
+		for _, r := range cl[p] {
+			last[r.Key] = r
+		}
+	}
+	keys := map[string]bool{}
+	for k := range perKey {
+		keys[k] = true
+	}
+	for k := range last {
+		keys[k] = true
+	}
+	for _, key := range slices.Sorted(maps.Keys(keys)) {
+		vals := perKey[key]
+		got, ok := last[key]
+		switch {
+		case len(vals) == 0:
+			pr.add(Unexpected, 1, "key %q is in the changelog (%s) but not in the input", key, got)
+		case !ok:
+			pr.add(Missing, 1, "key %q (%d inputs, the last %s) is not in the changelog", key, len(vals), vals[len(vals)-1])
+		default:
+			var acc int64
+			for i, v := range vals {
+				acc = a.Next(acc, v.Value, i == 0)
+			}
+			if got.Value != acc {
+				pr.add(Wrong, 1, "key %q: the changelog's last value is %s, the final %s is %d (last input %s)", key, got, a.Name, acc, vals[len(vals)-1])
+			}
+		}
+	}
 }
 
 func sortedKeys[V any](m map[int32]V) []int32 {

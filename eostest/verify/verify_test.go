@@ -321,3 +321,47 @@ func TestCheckEchoRandomFaults(t *testing.T) {
 		}
 	}
 }
+
+// changelogs returns what the stores' changelogs hold after a correct run:
+// per key, its successive aggregates (a compacted log may keep only the
+// last), in one partition per key as the outputs.
+func (r *run) changelogs() map[string]map[int32][]Rec {
+	return map[string]map[int32][]Rec{"sum": r.sum, "min": r.mn, "count": r.cnt, "max": r.mx}
+}
+
+func TestCheckChangelogs(t *testing.T) {
+	r := newRun(rand.New(rand.NewPCG(11, 12)), 3000, 200, 5)
+	d := r.data()
+	d.Changelogs = r.changelogs()
+	if res := Check(d); !res.OK() || res.Records["sum-changelog"] != 3000 {
+		t.Fatalf("a correct run failed: %s\n%v", res.Summary(), res.Problems)
+	}
+	// A store update that never reached the changelog: the key's last
+	// changelog record holds an older count.
+	bad := map[int32][]Rec{}
+	for p, recs := range r.cnt {
+		bad[p] = slices.Clone(recs)
+	}
+	key, pos := keyOf(t, bad[2], 3)
+	bad[2] = slices.Delete(bad[2], pos[len(pos)-1], pos[len(pos)-1]+1)
+	d.Changelogs = map[string]map[int32][]Rec{"count": bad, "sum": r.sum}
+	res := Check(d)
+	if res.Faults[Wrong] != 1 || res.TopicFaults["count-changelog"] != 1 {
+		t.Fatalf("key %s: %s, want 1 wrong in count-changelog\n%v", key, res.Summary(), res.Problems)
+	}
+	// A key missing from the changelog altogether.
+	delete(d.Changelogs, "count")
+	sum := map[int32][]Rec{}
+	for p, recs := range r.sum {
+		for _, x := range recs {
+			if x.Key != key {
+				sum[p] = append(sum[p], x)
+			}
+		}
+	}
+	d.Changelogs["sum"] = sum
+	res = Check(d)
+	if res.Faults[Missing] != 1 || !strings.Contains(res.Summary(), "sum-changelog=1") {
+		t.Fatalf("%s\n%v", res.Summary(), res.Problems)
+	}
+}
