@@ -124,6 +124,7 @@ func waitTasks(t *testing.T, env *kafkatest.Env, want []int, apps ...*streams.Ap
 // together produce the complete output; a third joining takes tasks from
 // both.
 func TestAppsShareTasks(t *testing.T) {
+	t.Parallel() // mostly waiting on rebalances; two at a time (GOMAXPROCS)
 	env := kafkatest.Cluster(t)
 	in, out := env.Topic(t, 6, nil), env.Topic(t, 6, nil)
 	appID := env.AppID(t)
@@ -151,6 +152,7 @@ func TestAppsShareTasks(t *testing.T) {
 // TestKillAndRestartAtLeastOnce: an App stopped without a clean close and
 // restarted loses nothing; the test reports duplicates.
 func TestKillAndRestartAtLeastOnce(t *testing.T) {
+	t.Parallel() // mostly waiting on rebalances; two at a time (GOMAXPROCS)
 	env := kafkatest.Cluster(t)
 	in, out := env.Topic(t, 3, nil), env.Topic(t, 3, nil)
 	appID := env.AppID(t)
@@ -160,13 +162,25 @@ func TestKillAndRestartAtLeastOnce(t *testing.T) {
 	const total = 6000
 	// Input keeps flowing while the App is killed and restarted.
 	produced := make(chan struct{})
+	cl := env.Client(t)
 	go func() {
 		defer close(produced)
 		for i := 0; i < total; i += 100 {
-			produceN(t, env, in, i, i+100)
+			var recs []*kgo.Record
+			for j := i; j < i+100; j++ {
+				recs = append(recs, &kgo.Record{Topic: in, Key: []byte("k" + strconv.Itoa(j%97)), Value: []byte("v" + strconv.Itoa(j))})
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			err := cl.ProduceSync(ctx, recs...).FirstErr()
+			cancel()
+			if err != nil {
+				t.Errorf("producing: %v", err)
+				return
+			}
 			time.Sleep(30 * time.Millisecond)
 		}
 	}()
+	t.Cleanup(func() { <-produced })
 	a1 := startApp(t, top, cfg)
 	// Kill once something has been committed, so the restart resumes from
 	// a commit rather than from the start.
@@ -327,6 +341,7 @@ func TestFailingProcessorStopsApp(t *testing.T) {
 // TestShutdownApplication: one instance's uncaught-error handler answering
 // ShutdownApplication stops every instance of the application.
 func TestShutdownApplication(t *testing.T) {
+	t.Parallel() // mostly waiting on rebalances; two at a time (GOMAXPROCS)
 	env := kafkatest.Cluster(t)
 	in, out := env.Topic(t, 2, nil), env.Topic(t, 2, nil)
 	appID := env.AppID(t)
@@ -379,6 +394,7 @@ func TestShutdownApplication(t *testing.T) {
 // each worker a member of the group, and with a second instance the tasks
 // split by capacity (3 workers vs 1).
 func TestWorkersShareTasks(t *testing.T) {
+	t.Parallel() // mostly waiting on rebalances; two at a time (GOMAXPROCS)
 	env := kafkatest.Cluster(t)
 	in, out := env.Topic(t, 8, nil), env.Topic(t, 8, nil)
 	appID := env.AppID(t)

@@ -15,6 +15,7 @@ import (
 // one count per input record, the counts running 1..n per key with no
 // duplicate or gap, and restores only the changelog tail.
 func TestExactlyOnceAcrossKill(t *testing.T) {
+	t.Parallel() // mostly waiting on rebalances; two at a time (GOMAXPROCS)
 	env := kafkatest.Cluster(t)
 	in, out := env.Topic(t, 3, nil), env.Topic(t, 3, nil)
 	appID := env.AppID(t)
@@ -27,14 +28,7 @@ func TestExactlyOnceAcrossKill(t *testing.T) {
 		return c
 	}
 	const rounds = 60
-	produced := make(chan struct{})
-	go func() {
-		defer close(produced)
-		for r := 0; r < rounds; r++ {
-			produceKeyed(t, env, in, 1)
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+	produced := produceKeyedAsync(t, env, in, rounds, 20*time.Millisecond)
 	a1 := startApp(t, top, cfg(&restoreCounter{}))
 	env.WaitFor(t, 2*time.Minute, func() error {
 		if n := len(env.ReadAll(t, out, true)); n < countKeys*rounds/4 {

@@ -40,6 +40,7 @@ func TestUnloggedStoreSurvivesRestart(t *testing.T) {
 // TestEOSGracefulCloseWhileProcessing: closing an exactly-once App in the
 // middle of processing (commits every millisecond) ends cleanly.
 func TestEOSGracefulCloseWhileProcessing(t *testing.T) {
+	t.Parallel() // mostly waiting on rebalances; two at a time (GOMAXPROCS)
 	env := kafkatest.Cluster(t)
 	in, out := env.Topic(t, 3, nil), env.Topic(t, 3, nil)
 	top := countTopology(t, in, out)

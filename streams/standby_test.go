@@ -42,12 +42,19 @@ func (r *restoreByTask) get(id string) int64 {
 // feed produces keyed records until stop is closed.
 func feed(t *testing.T, env *kafkatest.Env, topic string, stop <-chan struct{}) <-chan struct{} {
 	done := make(chan struct{})
+	quit := make(chan struct{}) // the test ended first
 	cl := env.Client(t)
+	t.Cleanup(func() {
+		close(quit)
+		<-done
+	})
 	go func() {
 		defer close(done)
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
+				return
+			case <-quit:
 				return
 			default:
 			}
@@ -72,8 +79,12 @@ func feed(t *testing.T, env *kafkatest.Env, topic string, stop <-chan struct{}) 
 // resume on the others after restoring only the tail their standbys had not
 // applied.
 func TestStandbyFailover(t *testing.T) {
+	t.Parallel() // mostly waiting on rebalances; two at a time (GOMAXPROCS)
 	for _, standbys := range []int{1, 0} {
-		t.Run(fmt.Sprintf("standbys=%d", standbys), func(t *testing.T) { testFailover(t, standbys) })
+		t.Run(fmt.Sprintf("standbys=%d", standbys), func(t *testing.T) {
+			t.Parallel()
+			testFailover(t, standbys)
+		})
 	}
 }
 
@@ -146,6 +157,7 @@ func testFailover(t *testing.T, standbys int) {
 // TestStandbysAcrossRacks: six instances in three racks with one standby:
 // no standby shares its active's rack.
 func TestStandbysAcrossRacks(t *testing.T) {
+	t.Parallel() // mostly waiting on rebalances; two at a time (GOMAXPROCS)
 	env := kafkatest.Cluster(t)
 	in, out := env.Topic(t, 6, nil), env.Topic(t, 6, nil)
 	appID := env.AppID(t)
@@ -190,6 +202,7 @@ func TestStandbysAcrossRacks(t *testing.T) {
 // probing rebalances: no moved task restores its whole changelog, tasks end
 // spread over all three, and the final counts are exact.
 func TestScaleOut(t *testing.T) {
+	t.Parallel() // mostly waiting on rebalances; two at a time (GOMAXPROCS)
 	env := kafkatest.Cluster(t)
 	in, out := env.Topic(t, 6, nil), env.Topic(t, 6, nil)
 	appID := env.AppID(t)

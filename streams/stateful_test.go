@@ -81,6 +81,34 @@ func (r *restoreCounter) get() (int64, int) {
 
 const countKeys = 30
 
+// produceKeyedAsync produces rounds of keyed records in the background, a
+// pause between rounds, and returns a channel closed when it is done. It
+// reports failures with t.Errorf (safe off the test goroutine), and the test
+// waits for it before it ends.
+func produceKeyedAsync(t *testing.T, env *kafkatest.Env, topic string, rounds int, pause time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	cl := env.Client(t)
+	go func() {
+		defer close(done)
+		for r := 0; r < rounds; r++ {
+			var recs []*kgo.Record
+			for k := 0; k < countKeys; k++ {
+				recs = append(recs, &kgo.Record{Topic: topic, Key: []byte("key" + strconv.Itoa(k)), Value: []byte("x")})
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			err := cl.ProduceSync(ctx, recs...).FirstErr()
+			cancel()
+			if err != nil {
+				t.Errorf("producing round %d: %v", r, err)
+				return
+			}
+			time.Sleep(pause)
+		}
+	}()
+	t.Cleanup(func() { <-done })
+	return done
+}
+
 func produceKeyed(t *testing.T, env *kafkatest.Env, topic string, rounds int) {
 	var recs []*kgo.Record
 	for r := 0; r < rounds; r++ {
@@ -170,6 +198,7 @@ func kill(t *testing.T, app *streams.App) {
 // its checkpoint after a kill (restoring only the changelog tail), and from
 // the changelog alone after the state directory is deleted.
 func TestStateSurvivesKillAndDiskLoss(t *testing.T) {
+	t.Parallel() // mostly waiting on rebalances; two at a time (GOMAXPROCS)
 	env := kafkatest.Cluster(t)
 	in, out := env.Topic(t, 3, nil), env.Topic(t, 3, nil)
 	appID := env.AppID(t)
@@ -216,6 +245,7 @@ func TestStateSurvivesKillAndDiskLoss(t *testing.T) {
 // from the changelog and continues; final counts are exact (graceful moves
 // commit before handing over).
 func TestStateMovesToNewInstance(t *testing.T) {
+	t.Parallel() // mostly waiting on rebalances; two at a time (GOMAXPROCS)
 	env := kafkatest.Cluster(t)
 	in, out := env.Topic(t, 4, nil), env.Topic(t, 4, nil)
 	appID := env.AppID(t)

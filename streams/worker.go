@@ -55,6 +55,11 @@ type worker struct {
 	asg       assignor.AssignmentInfo
 	probeDone bool
 
+	// ready is closed once w.cl is set: kgo may call the partition
+	// callbacks as soon as NewClient returns, before newWorker has stored
+	// the client.
+	ready chan struct{}
+
 	mu        sync.Mutex
 	restoring map[task.ID]*changelog.Job
 	loggers   map[task.ID]*changeLogger
@@ -105,6 +110,7 @@ func newWorker(a *App, index int) (*worker, error) {
 	}
 	w.ctx, w.kill = context.WithCancel(context.Background())
 	w.wake, w.wakeCancel = context.WithCancel(w.ctx)
+	w.ready = make(chan struct{})
 	w.rebalancing.Store(true)
 	// Kafka's fetch.max.wait.ms (500 ms) rather than kgo's 5 s: a fetch
 	// that names only partitions with nothing new (others paused) would
@@ -141,6 +147,7 @@ func newWorker(a *App, index int) (*worker, error) {
 			return nil, fmt.Errorf("streams: worker %d client: %w", index, err)
 		}
 		w.sess, w.cl = sess, sess.Client()
+		close(w.ready)
 		return w, nil
 	}
 	cl, err := kgo.NewClient(opts...)
@@ -148,6 +155,7 @@ func newWorker(a *App, index int) (*worker, error) {
 		return nil, fmt.Errorf("streams: worker %d client: %w", index, err)
 	}
 	w.cl = cl
+	close(w.ready)
 	return w, nil
 }
 
@@ -198,6 +206,13 @@ func (w *worker) run() (err error) {
 		err := w.step(fetches)
 		w.cl.AllowRebalance()
 		if err != nil {
+			if w.killed.Load() {
+				// A hard stop cancelled what the step was doing (a commit's
+				// flush): that is the stop, not a failure.
+				w.closeTasks(false)
+				w.cl.Close()
+				return errKilled
+			}
 			return w.fail(err)
 		}
 	}
@@ -691,6 +706,7 @@ func (w *worker) recoverCallback(locked bool) {
 }
 
 func (w *worker) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	<-w.ready
 	w.mu.Lock()
 	defer func() {
 		w.recoverCallback(true)
@@ -764,6 +780,7 @@ func (w *worker) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 }
 
 func (w *worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	<-w.ready
 	defer w.recoverCallback(false)
 	w.rebalancing.Store(true)
 	w.app.updateRebalancing()
@@ -779,6 +796,7 @@ func (w *worker) onRevoked(ctx context.Context, _ *kgo.Client, revoked map[strin
 }
 
 func (w *worker) onLost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
+	<-w.ready
 	defer w.recoverCallback(false)
 	w.needAbort.Store(true)
 	w.rebalancing.Store(true)
@@ -836,6 +854,7 @@ func (w *worker) dropTasks(ctx context.Context, parts map[string][]int32, commit
 // onOffsetsFetched reads the stream time Sluice stored in the committed
 // offsets' metadata.
 func (w *worker) onOffsetsFetched(_ context.Context, _ *kgo.Client, resp *kmsg.OffsetFetchResponse) error {
+	<-w.ready
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	add := func(topic string, p int32, offset int64, md *string) {
