@@ -140,7 +140,8 @@ func NewRestorer(cl *kgo.Client, readCommitted bool, listener Listener, log *slo
 
 // Prepare works out what a task's logged stores need: from each store's
 // checkpoint (or the log start, for in-memory stores and stores without
-// one) to the changelog's end (the last stable offset under read_committed).
+// one) to the changelog's high watermark; under read_committed, restoring waits
+// for transactions open below it to be decided.
 // A checkpoint beyond the end (the changelog was deleted and recreated)
 // wipes the task's stores, which are then restored from the start.
 func (r *Restorer) Prepare(ctx context.Context, task string, partition int32, applicationID string, m *statestore.Manager) (*Job, error) {
@@ -172,19 +173,17 @@ func (r *Restorer) Prepare(ctx context.Context, task string, partition int32, ap
 		return job, nil
 	}
 	// The high watermark tells whether a checkpoint is past the log (the
-	// changelog was recreated); under read_committed the restore target is
-	// the last stable offset, which may trail a valid checkpoint while
-	// transaction markers are being written.
+	// changelog was recreated).
 	hwm, err := r.adm.ListEndOffsets(ctx, topics...)
 	if err != nil {
 		return nil, fmt.Errorf("changelog: end offsets for task %s: %w", task, err)
 	}
+	// The restore target is the high watermark under either isolation:
+	// under read_committed the restore client then waits for transactions
+	// still open below it (another instance's, a dead one's until its
+	// timeout) to be decided, rather than stopping at the last stable
+	// offset and missing what other producers committed after it.
 	ends := hwm
-	if r.readCmtd {
-		if ends, err = r.adm.ListCommittedOffsets(ctx, topics...); err != nil {
-			return nil, fmt.Errorf("changelog: stable offsets for task %s: %w", task, err)
-		}
-	}
 	// A store materializing a source topic is restored up to the offset the
 	// application committed: records after it are processed again.
 	var committed kadm.OffsetResponses
@@ -335,8 +334,13 @@ func (r *Restorer) apply(pj *partJob, recs []*kgo.Record, batch []statestore.Cha
 		return batch
 	}
 	last := int64(-1)
+	reached := false
 	for _, rec := range recs {
 		if rec.Offset >= sr.End {
+			// The record at End-1 may be one read_committed hides (an
+			// aborted one whose marker lies beyond End): reaching past End
+			// proves the target was passed.
+			reached = true
 			break
 		}
 		last = rec.Offset
@@ -359,7 +363,7 @@ func (r *Restorer) apply(pj *partJob, recs []*kgo.Record, batch []statestore.Cha
 			r.listener.OnBatchRestored(job.Task, sr.Store, sr.Topic, sr.Partition, batch[len(batch)-1].Offset, len(batch))
 		}
 	}
-	if last >= 0 && last+1 >= sr.End {
+	if reached || (last >= 0 && last+1 >= sr.End) {
 		sr.done = true
 		r.mu.Lock()
 		delete(r.parts[sr.Topic], sr.Partition)

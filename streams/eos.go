@@ -93,8 +93,15 @@ func (w *worker) commitTxn(ctx context.Context, reopen bool) error {
 		return fmt.Errorf("streams: worker %d: flushing produced records: %w", w.index, err)
 	}
 	if perr := w.produced.take(); perr != nil {
-		// A record of this transaction was not written: abort it, and fail.
+		// A record of this transaction was not written: abort it. A
+		// producer whose epoch was bumped (the coordinator aborted a
+		// transaction that outlived its timeout, say during a broker
+		// bounce) is fenced: the worker is replaced and its tasks go back
+		// to their last commit. Anything else fails the worker.
 		_, _ = w.endTxn(ctx, kgo.TryAbort)
+		if isFenced(perr) {
+			return fmt.Errorf("%w: %w", errFenced, perr)
+		}
 		return perr
 	}
 	cctx := kgo.PreTxnCommitFnContext(ctx, txnOffsets(offsets))

@@ -11,6 +11,7 @@ import (
 	"github.com/sluicestreams/sluice/assignor"
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/task"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -186,13 +187,25 @@ func (a *App) ensureTopic(ctx context.Context, name string, partitions int32, co
 	if !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("streams: creating internal topic %q: %w", name, err)
 	}
-	tds, err := a.adm.ListTopics(ctx, name)
-	if err != nil {
-		return fmt.Errorf("streams: checking internal topic %q: %w", name, err)
-	}
-	td := tds[name]
-	if td.Err != nil {
-		return fmt.Errorf("streams: checking internal topic %q: %w", name, td.Err)
+	// Another instance created it: wait until the metadata shows it.
+	var td kadm.TopicDetail
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tds, err := a.adm.ListTopics(ctx, name)
+		if err == nil {
+			if td = tds[name]; td.Err == nil {
+				break
+			}
+			err = td.Err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("streams: checking internal topic %q: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	if got := int32(len(td.Partitions)); got != partitions {
 		return fmt.Errorf("%w: internal topic %q has %d partitions; the topology needs %d (delete it, or reset the application)", ErrCopartition, name, got, partitions)
