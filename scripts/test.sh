@@ -66,8 +66,21 @@ if [ "$mode" = fault ]; then
 	if [ $# -eq 0 ]; then set -- -run '^TestFault' ./...; fi
 	go test -race -count=1 -timeout 40m -v "$@" || rc=$?
 else
-	if [ $# -eq 0 ]; then set -- ./...; fi
+	bounded_eos=0
+	if [ $# -eq 0 ]; then
+		set -- ./...
+		bounded_eos=1
+	fi
 	go test -race -count=1 -timeout 25m "$@" || rc=$?
+	if [ "$bounded_eos" = 1 ]; then
+		# The bounded exactly-once system test (eostest): three app processes
+		# killed with -9 and restarted, a broker bounce, then the verifier;
+		# and the at_least_once run the verifier must catch. EOS_DURATION
+		# lengthens it (make test-eos runs the same tests on their own).
+		t2=$SECONDS
+		EOS_TEST=1 EOS_DURATION=${EOS_DURATION:-2m} go test -count=1 -timeout 25m -v -run '^TestEOS' ./eostest/harness || rc=$?
+		echo "test.sh: bounded EOS system test finished in $((SECONDS - t2))s" >&2
+	fi
 fi
 echo "test.sh: go test finished in $((SECONDS - t1))s with status $rc" >&2
 exit $rc
