@@ -24,13 +24,11 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"time"
 
 	"github.com/sluicestreams/sluice/dsl"
 	"github.com/sluicestreams/sluice/examples/internal/exampleutil"
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/serde"
-	"github.com/sluicestreams/sluice/streams"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -119,72 +117,22 @@ func ReadEvents(path string) ([]Event, error) {
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
-	events, err := ReadEvents(o.input)
-	if o.input != "" && err != nil {
-		return err
+	r := exampleutil.CountingRun{
+		Brokers: o.brokers, AppID: o.appID, InTopic: o.inTopic, OutTopic: o.outTopic,
+		StateDir: o.stateDir, Partitions: int32(o.partitions),
+		Topology: Topology,
+		Internal: []string{CountStore + "-repartition"},
 	}
-	brokers, stopCluster, err := exampleutil.Cluster(o.brokers)
-	if err != nil {
-		return err
-	}
-	defer stopCluster()
-	if o.partitions < 1 {
-		o.partitions = 1
-	}
-	if err := exampleutil.CreateTopics(ctx, brokers, int32(o.partitions), o.inTopic, o.outTopic); err != nil {
-		return err
-	}
-	top, err := Topology(o.inTopic, o.outTopic)
-	if err != nil {
-		return err
-	}
-	stateDir := o.stateDir
-	if stateDir == "" {
-		if stateDir, err = os.MkdirTemp("", "table-reaggregation-"); err != nil {
+	if o.input != "" {
+		events, err := ReadEvents(o.input)
+		if err != nil {
 			return err
 		}
-		defer os.RemoveAll(stateDir)
-	}
-	app, err := streams.New(top, streams.Config{
-		ApplicationID:  o.appID,
-		Brokers:        brokers,
-		StateDir:       stateDir,
-		CommitInterval: 100 * time.Millisecond,
-	})
-	if err != nil {
-		return err
-	}
-	if o.input == "" {
-		return app.Run(ctx)
-	}
-	if err := app.Start(ctx); err != nil {
-		return err
-	}
-	defer app.Close(context.Background())
-	if err := produce(ctx, brokers, o.inTopic, events); err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	// The input committed means every change is in the repartition topic;
-	// that committed means every count is in the output topic.
-	repartition := processor.InternalTopicName(o.appID, CountStore+"-repartition")
-	for _, topic := range []string{o.inTopic, repartition} {
-		if err := exampleutil.WaitCommitted(wctx, brokers, o.appID, topic); err != nil {
-			return err
+		r.Feed = func(ctx context.Context, brokers []string) error {
+			return produce(ctx, brokers, o.inTopic, events)
 		}
 	}
-	if err := app.Close(wctx); err != nil {
-		return err
-	}
-	counts, err := exampleutil.LatestValues(wctx, brokers, o.outTopic, func(b []byte) (int64, error) {
-		return serde.Int64().Deserialize(o.outTopic, b)
-	})
-	if err != nil {
-		return err
-	}
-	exampleutil.PrintSorted(stdout, counts)
-	return nil
+	return r.Run(ctx, stdout)
 }
 
 // produce writes the events keyed by user, so each user's events stay in

@@ -17,13 +17,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"time"
 
 	"github.com/sluicestreams/sluice/examples/internal/exampleutil"
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/serde"
 	"github.com/sluicestreams/sluice/statestore"
-	"github.com/sluicestreams/sluice/streams"
 )
 
 type options struct {
@@ -130,62 +128,17 @@ func (c *counter) Process(r processor.Record[string, string]) error {
 func (c *counter) Close() error { return nil }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
-	brokers, stopCluster, err := exampleutil.Cluster(o.brokers)
-	if err != nil {
-		return err
+	r := exampleutil.CountingRun{
+		Brokers: o.brokers, AppID: o.appID, InTopic: o.inTopic, OutTopic: o.outTopic,
+		StateDir: o.stateDir, Partitions: 3,
+		Topology: Topology,
+		Internal: []string{"words-repartition"},
 	}
-	defer stopCluster()
-	if err := exampleutil.CreateTopics(ctx, brokers, 3, o.inTopic, o.outTopic); err != nil {
-		return err
-	}
-	top, err := Topology(o.inTopic, o.outTopic)
-	if err != nil {
-		return err
-	}
-	stateDir := o.stateDir
-	if stateDir == "" {
-		if stateDir, err = os.MkdirTemp("", "wordcount-processor-"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(stateDir)
-	}
-	app, err := streams.New(top, streams.Config{
-		ApplicationID:  o.appID,
-		Brokers:        brokers,
-		StateDir:       stateDir,
-		CommitInterval: 100 * time.Millisecond,
-	})
-	if err != nil {
-		return err
-	}
-	if o.input == "" {
-		return app.Run(ctx)
-	}
-	if err := app.Start(ctx); err != nil {
-		return err
-	}
-	defer app.Close(context.Background())
-	if _, err := exampleutil.ProduceLines(ctx, brokers, o.inTopic, o.input); err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	// Everything is counted once the input is committed and then the
-	// repartition topic the first sub-topology wrote.
-	for _, topic := range []string{o.inTopic, o.appID + "-words-repartition"} {
-		if err := exampleutil.WaitCommitted(wctx, brokers, o.appID, topic); err != nil {
+	if o.input != "" {
+		r.Feed = func(ctx context.Context, brokers []string) error {
+			_, err := exampleutil.ProduceLines(ctx, brokers, o.inTopic, o.input)
 			return err
 		}
 	}
-	if err := app.Close(wctx); err != nil {
-		return err
-	}
-	counts, err := exampleutil.LatestValues(wctx, brokers, o.outTopic, func(b []byte) (int64, error) {
-		return serde.Int64().Deserialize(o.outTopic, b)
-	})
-	if err != nil {
-		return err
-	}
-	exampleutil.PrintSorted(stdout, counts)
-	return nil
+	return r.Run(ctx, stdout)
 }

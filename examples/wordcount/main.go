@@ -16,22 +16,17 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
-	"time"
 
 	"github.com/sluicestreams/sluice/dsl"
 	"github.com/sluicestreams/sluice/examples/internal/exampleutil"
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/serde"
-	"github.com/sluicestreams/sluice/streams"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 type options struct {
@@ -77,93 +72,17 @@ func Topology(in, out string) (*processor.Topology, error) {
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) error {
-	brokers, stopCluster, err := exampleutil.Cluster(o.brokers)
-	if err != nil {
-		return err
+	r := exampleutil.CountingRun{
+		Brokers: o.brokers, AppID: o.appID, InTopic: o.inTopic, OutTopic: o.outTopic,
+		StateDir: o.stateDir, Partitions: int32(o.partitions),
+		Topology: Topology,
+		Internal: []string{StoreName + "-repartition"},
 	}
-	defer stopCluster()
-	if o.partitions < 1 {
-		o.partitions = 1
-	}
-	if err := exampleutil.CreateTopics(ctx, brokers, int32(o.partitions), o.inTopic, o.outTopic); err != nil {
-		return err
-	}
-	top, err := Topology(o.inTopic, o.outTopic)
-	if err != nil {
-		return err
-	}
-	stateDir := o.stateDir
-	if stateDir == "" {
-		if stateDir, err = os.MkdirTemp("", "wordcount-"); err != nil {
-			return err
-		}
-		defer os.RemoveAll(stateDir)
-	}
-	app, err := streams.New(top, streams.Config{
-		ApplicationID:  o.appID,
-		Brokers:        brokers,
-		StateDir:       stateDir,
-		CommitInterval: 100 * time.Millisecond,
-	})
-	if err != nil {
-		return err
-	}
-	if o.input == "" {
-		return app.Run(ctx)
-	}
-	if err := app.Start(ctx); err != nil {
-		return err
-	}
-	defer app.Close(context.Background())
-	if err := produceLines(ctx, brokers, o.inTopic, o.input); err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	// Once the input is committed, every word it produced is in the
-	// repartition topic (a commit flushes the producer first); once that is
-	// committed too, every count is in the output topic (a commit flushes
-	// the record cache and the producer first).
-	repartition := processor.InternalTopicName(o.appID, StoreName+"-repartition")
-	for _, topic := range []string{o.inTopic, repartition} {
-		if err := exampleutil.WaitCommitted(wctx, brokers, o.appID, topic); err != nil {
+	if o.input != "" {
+		r.Feed = func(ctx context.Context, brokers []string) error {
+			_, err := exampleutil.ProduceLines(ctx, brokers, o.inTopic, o.input)
 			return err
 		}
 	}
-	if err := app.Close(wctx); err != nil {
-		return err
-	}
-	counts, err := exampleutil.LatestValues(wctx, brokers, o.outTopic, func(b []byte) (int64, error) {
-		return serde.Int64().Deserialize(o.outTopic, b)
-	})
-	if err != nil {
-		return err
-	}
-	exampleutil.PrintSorted(stdout, counts)
-	return nil
-}
-
-// produceLines writes the file's lines to topic keyed by line number, so
-// that they spread over the topic's partitions.
-func produceLines(ctx context.Context, brokers []string, topic, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic))
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	var recs []*kgo.Record
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for n := 0; sc.Scan(); n++ {
-		recs = append(recs, kgo.KeyStringRecord(strconv.Itoa(n), sc.Text()))
-	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
-	return cl.ProduceSync(ctx, recs...).FirstErr()
+	return r.Run(ctx, stdout)
 }

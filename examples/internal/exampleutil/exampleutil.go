@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,7 +59,8 @@ func CreateTopics(ctx context.Context, brokers []string, partitions int32, topic
 	return nil
 }
 
-// ProduceLines writes every line of the file to topic, unkeyed, and returns
+// ProduceLines writes every line of the file to topic, keyed by its line
+// number so that the lines spread over the topic's partitions, and returns
 // how many it wrote.
 func ProduceLines(ctx context.Context, brokers []string, topic, path string) (int, error) {
 	f, err := os.Open(path)
@@ -74,8 +76,8 @@ func ProduceLines(ctx context.Context, brokers []string, topic, path string) (in
 	var recs []*kgo.Record
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		recs = append(recs, kgo.StringRecord(sc.Text()))
+	for n := 0; sc.Scan(); n++ {
+		recs = append(recs, kgo.KeyStringRecord(strconv.Itoa(n), sc.Text()))
 	}
 	if err := sc.Err(); err != nil {
 		return 0, err
