@@ -11,9 +11,8 @@ import (
 // run is a synthetic correct run: input by partition and the outputs an
 // exactly-once app would write, computed here independently of Check.
 type run struct {
-	in, echo           map[int32][]Rec
-	sum, mn, cnt, mx   map[int32][]Rec
-	partitionsOfOutput int32
+	in, echo         map[int32][]Rec
+	sum, mn, cnt, mx map[int32][]Rec
 }
 
 // newRun makes n records over keys keys in parts partitions (key k lives in
