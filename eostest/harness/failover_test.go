@@ -153,6 +153,13 @@ func failover(t *testing.T, env *kafkatest.Env, standbys int) {
 	}
 	r.logf("victim: instance %d, active tasks %v (assignment %v)", victim, taskIDs(moved), owned)
 
+	// The moved tasks' changelogs as the kill finds them.
+	changelogEnds := map[string]map[int32]int64{}
+	for _, st := range []string{"sum", "min", "count", "max"} {
+		topic := r.appID + "-" + st + "-changelog"
+		changelogEnds[topic] = ends(topic)
+	}
+
 	// Kill it and watch the echo topic every 100 ms.
 	vs := r.slot(victim)
 	vs.want = false
@@ -260,15 +267,10 @@ func failover(t *testing.T, env *kafkatest.Env, standbys int) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	var movedRestored, changelogLen int64
-	cl := map[string]map[int32]int64{}
 	for _, m := range moved {
 		movedRestored += restored[m.id]
 		for _, st := range m.stores {
-			topic := r.appID + "-" + st + "-changelog"
-			if cl[topic] == nil {
-				cl[topic] = ends(topic)
-			}
-			changelogLen += cl[topic][m.part]
+			changelogLen += changelogEnds[r.appID+"-"+st+"-changelog"][m.part]
 		}
 	}
 	if changelogLen == 0 {
