@@ -277,8 +277,12 @@ func failover(t *testing.T, env *kafkatest.Env, standbys int) {
 		t.Fatalf("harness: the moved tasks %v have empty changelogs; no state accumulated", taskIDs(moved))
 	}
 	pct := 100 * float64(movedRestored) / float64(changelogLen)
-	msg := fmt.Sprintf("failover standbys=%d: %.1fs until every partition resumed; restored %d of %d changelog records (%.2f%%) for the moved tasks %v; survivors restored %d records in all after the kill",
-		standbys, failoverTime.Seconds(), movedRestored, changelogLen, pct, taskIDs(moved), total)
+	var per []string
+	for _, m := range moved {
+		per = append(per, fmt.Sprintf("%s:%d", m.id, restored[m.id]))
+	}
+	msg := fmt.Sprintf("failover standbys=%d: %.1fs until every partition resumed; restored %d of %d changelog records (%.2f%%) for the moved tasks (%s); survivors restored %d records in all after the kill",
+		standbys, failoverTime.Seconds(), movedRestored, changelogLen, pct, strings.Join(per, " "), total)
 	r.logf("%s", msg)
 
 	// Stop everything.
