@@ -16,7 +16,7 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
-if ! scripts/kafka.sh status --brokers 1 2>/dev/null | grep -q ' running '; then
+if ! scripts/kafka.sh status --brokers 1 2>/dev/null | grep ' running ' >/dev/null; then
 	scripts/kafka.sh up --brokers 1 >/dev/null
 	started=true
 fi

@@ -40,7 +40,7 @@ trap 'exit 130' INT TERM
 t0=$SECONDS
 pids=()
 for n in "${clusters[@]}"; do
-	if "$KAFKA" status --brokers "$n" | grep -q ' running '; then
+	if "$KAFKA" status --brokers "$n" | grep ' running ' >/dev/null; then  # no -q: under pipefail, grep quitting early fails the pipe
 		echo "test.sh: c$n already running; using it and leaving it up" >&2
 	else
 		started+=("$n")
