@@ -152,6 +152,7 @@ type Options struct {
 	CommitInterval time.Duration
 	StateDir       string
 	NumStandby     int
+	RecoveryLag    int64
 	ProcessID      string
 	SessionTimeout time.Duration
 	Threads        int
@@ -166,6 +167,7 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.CommitInterval, "commit-interval", 3*time.Second, "commit.interval.ms; seconds, so that kills land mid-transaction")
 	fs.StringVar(&o.StateDir, "state-dir", "", "state.dir (required)")
 	fs.IntVar(&o.NumStandby, "num-standby", 0, "num.standby.replicas")
+	fs.Int64Var(&o.RecoveryLag, "acceptable-recovery-lag", 0, "acceptable.recovery.lag (0: the runtime's default, 10000)")
 	fs.StringVar(&o.ProcessID, "process-id", "", "process id in the group (and in transactional ids); default random")
 	fs.DurationVar(&o.SessionTimeout, "session-timeout", 10*time.Second, "group session timeout; short, so that a killed instance's tasks move soon")
 	fs.IntVar(&o.Threads, "threads", 1, "num.stream.threads")
@@ -212,17 +214,18 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	defer admCl.Close()
 	app, err := streams.New(top, streams.Config{
-		ApplicationID:      o.AppID,
-		Brokers:            brokers,
-		Guarantee:          streams.Guarantee(o.Guarantee),
-		CommitInterval:     o.CommitInterval,
-		StateDir:           o.StateDir,
-		NumStandbyReplicas: o.NumStandby,
-		NumStreamThreads:   o.Threads,
-		ProcessID:          o.ProcessID,
-		SessionTimeout:     o.SessionTimeout,
-		RestoreListener:    &restoreLog{log: log, adm: kadm.NewClient(admCl), from: map[string]int64{}},
-		Logger:             log,
+		ApplicationID:         o.AppID,
+		Brokers:               brokers,
+		Guarantee:             streams.Guarantee(o.Guarantee),
+		CommitInterval:        o.CommitInterval,
+		StateDir:              o.StateDir,
+		NumStandbyReplicas:    o.NumStandby,
+		AcceptableRecoveryLag: o.RecoveryLag,
+		NumStreamThreads:      o.Threads,
+		ProcessID:             o.ProcessID,
+		SessionTimeout:        o.SessionTimeout,
+		RestoreListener:       &restoreLog{log: log, adm: kadm.NewClient(admCl), from: map[string]int64{}},
+		Logger:                log,
 	})
 	if err != nil {
 		return err

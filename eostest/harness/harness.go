@@ -41,6 +41,7 @@ type Config struct {
 	CommitInterval time.Duration // app commit interval (EOS_COMMIT_INTERVAL)
 	SessionTimeout time.Duration // app group session timeout (EOS_SESSION_TIMEOUT)
 	Standbys       int           // num.standby.replicas of the apps (EOS_STANDBYS, default 0)
+	RecoveryLag    int64         // acceptable.recovery.lag of the apps; 0 keeps the runtime's default
 	DrainTimeout   time.Duration // bound on waiting for the apps to catch up (EOS_DRAIN_TIMEOUT)
 	ScaleOut       bool          // add an instance in round 2
 	RemoveOne      bool          // stop one instance cleanly in round 4
@@ -393,6 +394,7 @@ func (r *Run) startApp(n int) {
 		"-state-dir", s.stateDir,
 		"-process-id", fmt.Sprintf("p%d", n),
 		"-num-standby", strconv.Itoa(r.cfg.Standbys),
+		"-acceptable-recovery-lag", strconv.FormatInt(r.cfg.RecoveryLag, 10),
 	)
 	r.logf("instance %d started (start #%d, pid %d, log %s)", n, s.starts, s.proc.cmd.Process.Pid, s.logPath)
 }
