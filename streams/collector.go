@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -38,8 +39,8 @@ func (c *collector) Partitions(topic string) (int32, error) {
 
 // onProduced runs on a kgo goroutine for every produced record.
 func (w *worker) onProduced(r *kgo.Record, err error) {
-	if err == nil {
-		return
+	if err == nil || errors.Is(err, kgo.ErrAborting) {
+		return // ErrAborting: its transaction is being aborted on purpose
 	}
 	// Kept even after a hard stop: a final commit in flight must see it.
 	if w.app.cfg.ProductionHandler == Continue && !w.killed.Load() {

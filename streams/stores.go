@@ -334,6 +334,9 @@ func (c *changeLogger) LogChange(store string, key, value []byte, timestamp int6
 	if t == nil {
 		t = &logTarget{topic: statestore.ChangelogTopic(c.w.app.cfg.ApplicationID, store), next: -1}
 		t.onAck = func(r *kgo.Record, err error) {
+			if errors.Is(err, kgo.ErrAborting) {
+				return // the transaction it belonged to is being aborted on purpose
+			}
 			if err != nil {
 				// A lost change would make the changelog disagree with the
 				// store: never skipped, whatever the production handler.

@@ -769,7 +769,14 @@ func (w *worker) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 	w.splitCache()
 	if w.app.standbys != nil {
 		w.asgMu.Lock()
-		want := append(append([]task.ID(nil), w.asg.Standby...), w.asg.Warmup...)
+		var want []task.ID
+		for _, id := range append(append([]task.ID(nil), w.asg.Standby...), w.asg.Warmup...) {
+			// Never a standby of a task this worker runs: both would
+			// write the same state.
+			if w.tasks[id] == nil {
+				want = append(want, id)
+			}
+		}
 		w.asgMu.Unlock()
 		if err := w.app.standbys.Sync(ctx, w.index, want); err != nil {
 			w.fatal = err
