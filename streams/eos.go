@@ -31,7 +31,10 @@ var errFenced = errors.New("streams: producer fenced")
 
 func isFenced(err error) bool {
 	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
-		errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
+		errors.Is(err, kerr.InvalidProducerIDMapping) || errors.Is(err, kerr.TransactionalIDAuthorizationFailed) ||
+		// The coordinator already ended the transaction (it timed out
+		// during a broker bounce, say): this producer cannot go on.
+		errors.Is(err, kerr.InvalidTxnState)
 }
 
 // txnTimeout is transaction.timeout.ms: Kafka Streams' 10 s, but below the
@@ -114,7 +117,9 @@ func (w *worker) commitTxn(ctx context.Context, reopen bool) error {
 			return fmt.Errorf("%w: %w", errFenced, err)
 		}
 		if !kerr.IsRetriable(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("streams: worker %d: ending the transaction: %w", w.index, err)
+			// Whatever the broker refused, a fresh producer and membership
+			// (with every task back at its last commit) is the recovery.
+			return fmt.Errorf("%w: streams: worker %d: ending the transaction: %w", errFenced, w.index, err)
 		}
 		w.log.Warn("transaction did not commit; going back to the last committed state", "err", err)
 		committed = false
