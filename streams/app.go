@@ -248,6 +248,13 @@ func (a *App) workerDone(w *worker, err error) {
 			err = errors.Join(err, serr)
 		}
 	}
+	if errors.Is(err, errFenced) && a.closing {
+		// Fenced during its final commit: the transaction aborted and the
+		// tasks' next owner redoes that work from the last commit, as
+		// after any crash. Nothing is lost; closing goes on.
+		a.log.Warn("final commit fenced; the tasks' next owner redoes the work since the last commit", "worker", w.index, "err", err)
+		err = nil
+	}
 	if err == nil || a.closing {
 		if err != nil && a.fatal == nil && !errors.Is(err, errKilled) {
 			a.fatal = err

@@ -25,10 +25,12 @@ var errKilled = errors.New("streams: worker killed")
 // worker is one stream thread: a goroutine that owns one Kafka client (one
 // group member), polls, feeds its tasks, and commits.
 //
-// Lock order: worker.mu, then App.mu. kgo calls the partition callbacks on
-// its own goroutines; with BlockRebalanceOnPoll they only run while run() is
-// inside PollRecords (or after AllowRebalance), and w.mu orders them with the
-// loop anyway.
+// Lock order: kgo's transact-session lock (held around the partition
+// callbacks under exactly-once), then worker.mu, then App.mu. kgo calls the
+// partition callbacks on its own goroutines; with BlockRebalanceOnPoll they
+// only run while run() is inside PollRecords or after AllowRebalance. Every
+// commit (which takes the session lock in End while holding w.mu) therefore
+// runs between a poll's return and AllowRebalance.
 type worker struct {
 	app   *App
 	index int
@@ -190,7 +192,7 @@ func (w *worker) run() (err error) {
 			return w.fail(err)
 		}
 	}
-	for !w.stopping.Load() {
+	for {
 		pctx, cancel := context.WithTimeout(w.wake, w.pollTimeout())
 		fetches := w.cl.PollRecords(pctx, maxPollRecords)
 		cancel()
@@ -204,7 +206,21 @@ func (w *worker) run() (err error) {
 			w.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 		})
 		err := w.step(fetches)
+		final := err == nil && w.stopping.Load() && !w.killed.Load()
+		if final {
+			// The last commit runs before AllowRebalance, while the poll
+			// still holds rebalances back. Let a rebalance in, and its
+			// revocation (which takes w.mu inside the transact session's
+			// own lock) would deadlock against a commit that holds w.mu
+			// and waits for that session lock in End.
+			err = w.finalCommit()
+		}
 		w.cl.AllowRebalance()
+		if final {
+			w.closeTasks(err == nil)
+			w.cl.Close()
+			return err
+		}
 		if err != nil {
 			if w.killed.Load() {
 				// A hard stop cancelled what the step was doing (a commit's
@@ -215,27 +231,39 @@ func (w *worker) run() (err error) {
 			}
 			return w.fail(err)
 		}
+		if w.stopping.Load() && w.killed.Load() {
+			break
+		}
 	}
+	w.closeTasks(false)
+	w.cl.Close()
 	if w.killed.Load() {
-		w.closeTasks(false)
-		w.cl.Close()
 		return errKilled
 	}
+	return fmt.Errorf("streams: worker %d: client closed unexpectedly", w.index)
+}
+
+// testHookFinalCommit, if set, runs inside the final commit with the worker
+// lock held, given the application id (tests use it to hold the commit open
+// across a rebalance).
+var testHookFinalCommit atomic.Pointer[func(appID string)]
+
+// finalCommit commits what the worker processed before it leaves the group.
+// It gives up when a hard stop cancels w.ctx (Close's deadline passed), so
+// Close keeps its promise.
+func (w *worker) finalCommit() error {
 	w.mu.Lock()
-	// The final commit gives up when a hard stop cancels w.ctx (Close's
-	// deadline passed), so Close keeps its promise.
+	defer w.mu.Unlock()
+	if hook := testHookFinalCommit.Load(); hook != nil {
+		(*hook)(w.app.cfg.ApplicationID)
+	}
 	cctx, cancel := context.WithTimeout(w.ctx, shutdownTimeout)
+	defer cancel()
 	if w.eos() {
 		w.lastCmt = time.Now()
-		err = w.commitTxn(cctx, false)
-	} else {
-		err = w.commitLocked(cctx)
+		return w.commitTxn(cctx, false)
 	}
-	cancel()
-	w.mu.Unlock()
-	w.closeTasks(err == nil)
-	w.cl.Close()
-	return err
+	return w.commitLocked(cctx)
 }
 
 // fail stops the worker after an error without committing what followed the

@@ -333,10 +333,20 @@ func (r *Run) stopProc(p *proc, sig syscall.Signal, timeout time.Duration) bool 
 	case <-p.done:
 		return true
 	case <-time.After(timeout):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return false
 	}
+	if sig != syscall.SIGKILL {
+		// A Go program dumps every goroutine's stack to its log on
+		// SIGQUIT: the record of where it hung.
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-p.done:
+			return false
+		case <-time.After(10 * time.Second):
+		}
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	return false
 }
 
 // lastError quotes the last ERROR line of an instance log, if any.
@@ -478,7 +488,7 @@ func (r *Run) stopClean(s *slot, why string) {
 	ok := r.stopProc(s.proc, syscall.SIGTERM, 2*time.Minute)
 	switch {
 	case !ok:
-		msg := fmt.Sprintf("instance %d did not close within 2m of SIGTERM (%s); killed; see %s", s.n, why, s.logPath)
+		msg := fmt.Sprintf("instance %d did not close within 2m of SIGTERM (%s); killed (goroutine dump from SIGQUIT in its log); see %s", s.n, why, s.logPath)
 		r.addUnexpected(msg)
 		r.logf("%s", msg)
 	case s.proc.err != nil:
