@@ -29,6 +29,22 @@ const (
 	ExactlyOnceV2 Guarantee = "exactly_once_v2"
 )
 
+// RebalanceProtocol is how the group moves tasks between members.
+type RebalanceProtocol string
+
+const (
+	// Cooperative (the default, as in Kafka Streams since 2.4) is
+	// incremental cooperative rebalancing: a member keeps running the tasks
+	// that stay its own through a rebalance, and a task that changes owner
+	// is first given up by the old owner, then taken by the new one in a
+	// follow-up rebalance.
+	Cooperative RebalanceProtocol = "cooperative"
+	// Eager stops every task of every member at each rebalance and starts
+	// the assigned ones again. Every instance of an application must use
+	// the same protocol.
+	Eager RebalanceProtocol = "eager"
+)
+
 // ErrorResponse is what an error handler tells the runtime to do.
 type ErrorResponse string
 
@@ -133,6 +149,9 @@ type Config struct {
 	SessionTimeout time.Duration
 	// RebalanceTimeout of the group membership. Default 60s.
 	RebalanceTimeout time.Duration
+	// RebalanceProtocol (rebalance.protocol): Cooperative (default) or
+	// Eager. Every instance of an application must use the same one.
+	RebalanceProtocol RebalanceProtocol
 
 	// ProcessID identifies this instance in the group; default a random id.
 	ProcessID string
@@ -199,6 +218,9 @@ func (c *Config) applyDefaults() {
 	if c.RebalanceTimeout == 0 {
 		c.RebalanceTimeout = 60 * time.Second
 	}
+	if c.RebalanceProtocol == "" {
+		c.RebalanceProtocol = Cooperative
+	}
 	if c.ProcessID == "" {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
@@ -222,6 +244,8 @@ func (c *Config) validate() error {
 		return bad("num.stream.threads is %d; it must be at least 1", c.NumStreamThreads)
 	case c.Guarantee != AtLeastOnce && c.Guarantee != ExactlyOnceV2:
 		return bad("processing.guarantee %q is not %q or %q", c.Guarantee, AtLeastOnce, ExactlyOnceV2)
+	case c.RebalanceProtocol != Cooperative && c.RebalanceProtocol != Eager:
+		return bad("rebalance.protocol %q is not %q or %q", c.RebalanceProtocol, Cooperative, Eager)
 	case c.CommitInterval < 0:
 		return bad("commit.interval.ms is negative")
 	case c.CacheMaxBytes < 0:
@@ -283,6 +307,7 @@ type yamlConfig struct {
 	SessionTimeoutMs            *int64            `yaml:"session.timeout.ms"`
 	RepartitionPurgeIntervalMs  *int64            `yaml:"repartition.purge.interval.ms"`
 	RebalanceTimeoutMs          *int64            `yaml:"rebalance.timeout.ms"`
+	RebalanceProtocol           string            `yaml:"rebalance.protocol"`
 	ProcessID                   string            `yaml:"process.id"`
 }
 
@@ -334,6 +359,7 @@ func ParseConfig(data []byte) (Config, error) {
 		SessionTimeout:              ms(y.SessionTimeoutMs),
 		RepartitionPurgeInterval:    ms(y.RepartitionPurgeIntervalMs),
 		RebalanceTimeout:            ms(y.RebalanceTimeoutMs),
+		RebalanceProtocol:           RebalanceProtocol(y.RebalanceProtocol),
 		ProcessID:                   y.ProcessID,
 	}
 	if y.MaxTaskIdleMs != nil {

@@ -20,13 +20,15 @@ num.standby.replicas: 1
 client.rack: eu-1a
 default.deserialization.exception.handler: dead-letter
 errors.dead.letter.queue.topic.name: orders-dlq
+rebalance.protocol: eager
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.ApplicationID != "orders" || len(c.Brokers) != 2 || c.NumStreamThreads != 4 || c.Guarantee != ExactlyOnceV2 ||
 		c.CommitInterval != 250*time.Millisecond || c.CacheMaxBytes != 1<<20 || c.NumStandbyReplicas != 1 || c.Rack != "eu-1a" ||
-		c.DeserializationHandler != DeadLetter || c.DeadLetterTopic != "orders-dlq" {
+		c.DeserializationHandler != DeadLetter || c.DeadLetterTopic != "orders-dlq" ||
+		c.RebalanceProtocol != Eager {
 		t.Errorf("parsed %+v", c)
 	}
 	c.applyDefaults()
@@ -50,6 +52,7 @@ func TestConfigErrors(t *testing.T) {
 		{func(c *Config) { c.DeserializationHandler = DeadLetter }, "errors.dead.letter.queue.topic.name is not set"},
 		{func(c *Config) { c.ProductionHandler = DeadLetter }, "production.exception.handler"},
 		{func(c *Config) { c.ReplicationFactor = -3 }, "replication.factor is -3"},
+		{func(c *Config) { c.RebalanceProtocol = "incremental" }, `rebalance.protocol "incremental"`},
 	}
 	for _, tc := range cases {
 		c := Config{ApplicationID: "a", Brokers: []string{"b:1"}}
@@ -66,7 +69,8 @@ func TestConfigDefaults(t *testing.T) {
 	c := Config{ApplicationID: "a", Brokers: []string{"b:1"}}
 	c.applyDefaults()
 	if c.CommitInterval != 30*time.Second || c.NumStreamThreads != 1 || c.CacheMaxBytes != 10<<20 || c.BufferedRecordsPerPartition != 1000 ||
-		c.AcceptableRecoveryLag != 10000 || c.MaxWarmupReplicas != 2 || c.ProbingRebalanceInterval != 10*time.Minute || c.ReplicationFactor != -1 {
+		c.AcceptableRecoveryLag != 10000 || c.MaxWarmupReplicas != 2 || c.ProbingRebalanceInterval != 10*time.Minute || c.ReplicationFactor != -1 ||
+		c.RebalanceProtocol != Cooperative {
 		t.Errorf("defaults %+v", c)
 	}
 	e := Config{ApplicationID: "a", Brokers: []string{"b:1"}, Guarantee: ExactlyOnceV2}

@@ -248,10 +248,11 @@ func (a *App) waitTopicReady(ctx context.Context, name string, partitions int32)
 // balancer makes the task-level group balancer of one worker's client.
 func (a *App) balancer(w *worker) *assignor.Balancer {
 	return assignor.NewBalancer(assignor.BalancerConfig{
-		ProcessID: a.cfg.ProcessID,
-		Endpoint:  a.cfg.ApplicationServer,
-		Rack:      a.cfg.Rack,
-		Tags:      a.cfg.ClientTags,
+		ProcessID:   a.cfg.ProcessID,
+		Endpoint:    a.cfg.ApplicationServer,
+		Rack:        a.cfg.Rack,
+		Tags:        a.cfg.ClientTags,
+		Cooperative: a.cfg.RebalanceProtocol == Cooperative,
 		Subscription: func() assignor.SubscriptionInfo {
 			return assignor.SubscriptionInfo{
 				Capacity:          int32(a.cfg.NumStreamThreads),
