@@ -18,11 +18,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 
 	"github.com/sluicestreams/sluice/dsl"
@@ -32,32 +30,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-type options struct {
-	brokers    string
-	input      string
-	appID      string
-	inTopic    string
-	outTopic   string
-	stateDir   string
-	partitions int
-}
-
 func main() {
-	var o options
-	flag.StringVar(&o.brokers, "brokers", "", "comma-separated Kafka brokers; empty runs an embedded cluster")
-	flag.StringVar(&o.input, "input", "", "a file of events (\"user region\", or \"user\" to delete); the program prints the final counts and exits")
-	flag.StringVar(&o.appID, "app", "users-per-region", "application.id")
-	flag.StringVar(&o.inTopic, "in", "user-regions", "input topic (the users table)")
-	flag.StringVar(&o.outTopic, "out", "users-per-region", "output topic")
-	flag.StringVar(&o.stateDir, "state-dir", "", "state directory (default: a temporary one)")
-	flag.IntVar(&o.partitions, "partitions", 3, "partitions of the topics the program creates")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, o, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "table-reaggregation:", err)
-		os.Exit(1)
-	}
+	exampleutil.Main("table-reaggregation", exampleutil.Options{
+		AppID: "users-per-region", InTopic: "user-regions", OutTopic: "users-per-region", Partitions: 3,
+	}, "a file of events (\"user region\", or \"user\" to delete); the program prints the final counts and exits", run)
 }
 
 // CountStore is the store of the counts per region; it also names the
@@ -116,20 +92,19 @@ func ReadEvents(path string) ([]Event, error) {
 	return out, sc.Err()
 }
 
-func run(ctx context.Context, o options, stdout io.Writer) error {
+func run(ctx context.Context, o exampleutil.Options, stdout io.Writer) error {
 	r := exampleutil.CountingRun{
-		Brokers: o.brokers, AppID: o.appID, InTopic: o.inTopic, OutTopic: o.outTopic,
-		StateDir: o.stateDir, Partitions: int32(o.partitions),
+		Options:  o,
 		Topology: Topology,
 		Internal: []string{CountStore + "-repartition"},
 	}
-	if o.input != "" {
-		events, err := ReadEvents(o.input)
+	if o.Input != "" {
+		events, err := ReadEvents(o.Input)
 		if err != nil {
 			return err
 		}
 		r.Feed = func(ctx context.Context, brokers []string) error {
-			return produce(ctx, brokers, o.inTopic, events)
+			return produce(ctx, brokers, o.InTopic, events)
 		}
 	}
 	return r.Run(ctx, stdout)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicestreams/sluice/examples/internal/exampleutil"
 	"github.com/sluicestreams/sluice/internal/kafkatest"
 	"github.com/sluicestreams/sluice/serde"
 	"github.com/sluicestreams/sluice/streamstest"
@@ -86,9 +87,9 @@ func TestReaggregation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var stdout bytes.Buffer
-	err = run(ctx, options{
-		brokers: strings.Join(env.Brokers(), ","), input: "testdata/events.txt",
-		appID: env.AppID(t), inTopic: in, outTopic: out, stateDir: t.TempDir(), partitions: 3,
+	err = run(ctx, exampleutil.Options{
+		Brokers: strings.Join(env.Brokers(), ","), Input: "testdata/events.txt",
+		AppID: env.AppID(t), InTopic: in, OutTopic: out, StateDir: t.TempDir(), Partitions: 3,
 	}, &stdout)
 	if err != nil {
 		t.Fatal(err)

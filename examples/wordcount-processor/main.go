@@ -12,11 +12,7 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
 
 	"github.com/sluicestreams/sluice/examples/internal/exampleutil"
 	"github.com/sluicestreams/sluice/processor"
@@ -24,30 +20,10 @@ import (
 	"github.com/sluicestreams/sluice/statestore"
 )
 
-type options struct {
-	brokers  string
-	input    string
-	appID    string
-	inTopic  string
-	outTopic string
-	stateDir string
-}
-
 func main() {
-	var o options
-	flag.StringVar(&o.brokers, "brokers", "", "comma-separated Kafka brokers; empty runs an embedded cluster")
-	flag.StringVar(&o.input, "input", "", "a text file whose lines are produced to the input topic; the program prints the final counts and exits")
-	flag.StringVar(&o.appID, "app", "wordcount-processor", "application.id")
-	flag.StringVar(&o.inTopic, "in", "wordcount-input", "input topic")
-	flag.StringVar(&o.outTopic, "out", "wordcount-output", "output topic")
-	flag.StringVar(&o.stateDir, "state-dir", "", "state directory (default: a temporary one)")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, o, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "wordcount-processor:", err)
-		os.Exit(1)
-	}
+	exampleutil.Main("wordcount-processor", exampleutil.Options{
+		AppID: "wordcount-processor", InTopic: "wordcount-input", OutTopic: "wordcount-output", Partitions: 3,
+	}, "a text file whose lines are produced to the input topic; the program prints the final counts and exits", run)
 }
 
 // Topology builds the word count. Lines are split into words keyed by the
@@ -127,18 +103,14 @@ func (c *counter) Process(r processor.Record[string, string]) error {
 
 func (c *counter) Close() error { return nil }
 
-func run(ctx context.Context, o options, stdout io.Writer) error {
+func run(ctx context.Context, o exampleutil.Options, stdout io.Writer) error {
 	r := exampleutil.CountingRun{
-		Brokers: o.brokers, AppID: o.appID, InTopic: o.inTopic, OutTopic: o.outTopic,
-		StateDir: o.stateDir, Partitions: 3,
+		Options:  o,
 		Topology: Topology,
 		Internal: []string{"words-repartition"},
 	}
-	if o.input != "" {
-		r.Feed = func(ctx context.Context, brokers []string) error {
-			_, err := exampleutil.ProduceLines(ctx, brokers, o.inTopic, o.input)
-			return err
-		}
+	if o.Input != "" {
+		r.Feed = exampleutil.FeedLines(o.InTopic, o.Input)
 	}
 	return r.Run(ctx, stdout)
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicestreams/sluice/examples/internal/exampleutil"
 	"github.com/sluicestreams/sluice/internal/kafkatest"
 )
 
@@ -66,9 +67,9 @@ func testWordCount(t *testing.T, input string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var stdout bytes.Buffer
-	err := run(ctx, options{
-		brokers: strings.Join(env.Brokers(), ","), input: input,
-		appID: env.AppID(t), inTopic: in, outTopic: out, stateDir: t.TempDir(),
+	err := run(ctx, exampleutil.Options{
+		Brokers: strings.Join(env.Brokers(), ","), Input: input,
+		AppID: env.AppID(t), InTopic: in, OutTopic: out, StateDir: t.TempDir(),
 	}, &stdout)
 	if err != nil {
 		t.Fatal(err)

@@ -17,11 +17,7 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
 
 	"github.com/sluicestreams/sluice/dsl"
 	"github.com/sluicestreams/sluice/examples/internal/exampleutil"
@@ -29,32 +25,10 @@ import (
 	"github.com/sluicestreams/sluice/serde"
 )
 
-type options struct {
-	brokers    string
-	input      string
-	appID      string
-	inTopic    string
-	outTopic   string
-	stateDir   string
-	partitions int
-}
-
 func main() {
-	var o options
-	flag.StringVar(&o.brokers, "brokers", "", "comma-separated Kafka brokers; empty runs an embedded cluster")
-	flag.StringVar(&o.input, "input", "", "a text file whose lines are produced to the input topic; the program prints the final counts and exits")
-	flag.StringVar(&o.appID, "app", "wordcount-dsl", "application.id")
-	flag.StringVar(&o.inTopic, "in", "wordcount-dsl-input", "input topic")
-	flag.StringVar(&o.outTopic, "out", "wordcount-dsl-output", "output topic")
-	flag.StringVar(&o.stateDir, "state-dir", "", "state directory (default: a temporary one)")
-	flag.IntVar(&o.partitions, "partitions", 3, "partitions of the topics the program creates")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if err := run(ctx, o, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "wordcount:", err)
-		os.Exit(1)
-	}
+	exampleutil.Main("wordcount", exampleutil.Options{
+		AppID: "wordcount-dsl", InTopic: "wordcount-dsl-input", OutTopic: "wordcount-dsl-output", Partitions: 3,
+	}, "a text file whose lines are produced to the input topic; the program prints the final counts and exits", run)
 }
 
 // StoreName is the counts store; it also names the repartition topic.
@@ -71,18 +45,14 @@ func Topology(in, out string) (*processor.Topology, error) {
 	return b.Build()
 }
 
-func run(ctx context.Context, o options, stdout io.Writer) error {
+func run(ctx context.Context, o exampleutil.Options, stdout io.Writer) error {
 	r := exampleutil.CountingRun{
-		Brokers: o.brokers, AppID: o.appID, InTopic: o.inTopic, OutTopic: o.outTopic,
-		StateDir: o.stateDir, Partitions: int32(o.partitions),
+		Options:  o,
 		Topology: Topology,
 		Internal: []string{StoreName + "-repartition"},
 	}
-	if o.input != "" {
-		r.Feed = func(ctx context.Context, brokers []string) error {
-			_, err := exampleutil.ProduceLines(ctx, brokers, o.inTopic, o.input)
-			return err
-		}
+	if o.Input != "" {
+		r.Feed = exampleutil.FeedLines(o.InTopic, o.Input)
 	}
 	return r.Run(ctx, stdout)
 }

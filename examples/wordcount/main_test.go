@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicestreams/sluice/examples/internal/exampleutil"
 	"github.com/sluicestreams/sluice/internal/kafkatest"
 	"github.com/sluicestreams/sluice/serde"
 	"github.com/sluicestreams/sluice/streamstest"
@@ -90,9 +91,9 @@ func TestWordCount(t *testing.T) {
 	defer cancel()
 	var stdout bytes.Buffer
 	appID := env.AppID(t)
-	err := run(ctx, options{
-		brokers: strings.Join(env.Brokers(), ","), input: "testdata/input.txt",
-		appID: appID, inTopic: in, outTopic: out, stateDir: t.TempDir(), partitions: 3,
+	err := run(ctx, exampleutil.Options{
+		Brokers: strings.Join(env.Brokers(), ","), Input: "testdata/input.txt",
+		AppID: appID, InTopic: in, OutTopic: out, StateDir: t.TempDir(), Partitions: 3,
 	}, &stdout)
 	if err != nil {
 		t.Fatal(err)

@@ -15,13 +15,7 @@ import (
 // CountingRun is one run of an example whose output topic holds counts
 // (int64 values) per key.
 type CountingRun struct {
-	// Brokers is the -brokers flag: empty starts an embedded cluster.
-	Brokers           string
-	AppID             string
-	InTopic, OutTopic string
-	// StateDir is -state-dir; empty uses a temporary directory.
-	StateDir   string
-	Partitions int32
+	Options
 	// Topology builds the example's topology from the two topic names.
 	Topology func(in, out string) (*processor.Topology, error)
 	// Feed writes the example's input. Nil runs until ctx ends, counting
@@ -41,10 +35,7 @@ func (r CountingRun) Run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer stopCluster()
-	if r.Partitions < 1 {
-		r.Partitions = 1
-	}
-	if err := CreateTopics(ctx, brokers, r.Partitions, r.InTopic, r.OutTopic); err != nil {
+	if err := CreateTopics(ctx, brokers, int32(max(r.Partitions, 1)), r.InTopic, r.OutTopic); err != nil {
 		return err
 	}
 	top, err := r.Topology(r.InTopic, r.OutTopic)
