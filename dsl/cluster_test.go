@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -219,4 +220,76 @@ func TestClusterChainedCachedStores(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestClusterWindowedCount: a hopping-window count on the test cluster, two
+// instances, checked against a brute-force count; then both stop and one
+// new instance with an empty state directory restores the window store
+// from its changelog and goes on counting into the same windows.
+func TestClusterWindowedCount(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	in, out := env.Topic(t, 4, nil), env.Topic(t, 4, nil)
+	appID := env.AppID(t)
+	const size, advance = 10_000, 5_000
+	b := dsl.NewBuilder()
+	dsl.WindowedBy(dsl.NewStream(b, []string{in}, serde.String(), serde.String()).GroupByKey(),
+		dsl.TumblingWindows(size*time.Millisecond, time.Hour).AdvanceBy(advance*time.Millisecond)).
+		Count(dsl.StoreName("per-window")).ToStream().To(out)
+	top, err := b.Build()
+	must(t, err)
+	want := map[string]int64{}
+	rng := rand.New(rand.NewPCG(9, 10))
+	// Recent timestamps: the broker deletes records older than the topic's
+	// retention (7 days), 1970 timestamps within seconds.
+	base := time.Now().Add(-time.Hour).UnixMilli() / size * size
+	produce := func(from, to int) {
+		recs := make([]*kgo.Record, 0, to-from)
+		for i := from; i < to; i++ {
+			k, ts := "k"+strconv.Itoa(rng.IntN(10)), base+int64(i)*20
+			recs = append(recs, &kgo.Record{Topic: in, Key: []byte(k), Value: []byte("x"), Timestamp: time.UnixMilli(ts)})
+			for start := max(0, ts-size+advance) / advance * advance; start <= ts; start += advance {
+				want[fmt.Sprintf("%s@%d", k, start)]++
+			}
+		}
+		env.Produce(t, recs...)
+	}
+	check := func(stage string) {
+		ks := dsl.TimeWindowedSerde(serde.String(), size*time.Millisecond)
+		got := map[string]int64{}
+		for _, r := range env.ReadAll(t, out, false) {
+			w, err := ks.Deserialize(out, r.Key)
+			must(t, err)
+			n, err := serde.Int64().Deserialize(out, r.Value)
+			must(t, err)
+			got[fmt.Sprintf("%s@%d", w.Key, w.Start)] = n
+		}
+		if !maps.Equal(got, want) {
+			var diff []string
+			for k, n := range want {
+				if got[k] != n {
+					diff = append(diff, fmt.Sprintf("%s: %d, want %d", k, got[k], n))
+				}
+			}
+			for k, n := range got {
+				if _, ok := want[k]; !ok {
+					diff = append(diff, fmt.Sprintf("%s: %d, want none", k, n))
+				}
+			}
+			sort.Strings(diff)
+			t.Fatalf("%s: %d windowed counts, want %d; they differ from the brute-force count: %v", stage, len(got), len(want), diff)
+		}
+	}
+	apps := startApps(t, env, top, appID, 2, 4)
+	produce(0, 3000)
+	waitProcessed(t, env, appID, in)
+	check("two instances")
+	for _, a := range apps {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		must(t, a.Close(ctx))
+		cancel()
+	}
+	startApps(t, env, top, appID, 1, 4)
+	produce(3000, 4000) // stream time goes on: the last windows of the first run get more records
+	waitProcessed(t, env, appID, in)
+	check("after restoring on a new instance")
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sluicestreams/sluice/dsl"
 	"github.com/sluicestreams/sluice/serde"
@@ -76,4 +77,50 @@ func Example_wordCount() {
 	// streams 2
 	// summit 1
 	// to 1
+}
+
+// Example_windowedCount counts page views per user in one-minute tumbling
+// windows that accept records up to ten seconds late; a view arriving after
+// that is dropped: the view at 0:30 comes after stream time reached 1:15, past
+// its window's end (1:00) plus the grace.
+func Example_windowedCount() {
+	b := dsl.NewBuilder()
+	views := dsl.NewStream(b, []string{"page-views"}, serde.String(), serde.String())
+	perMinute := dsl.WindowedBy(views.GroupByKey(), dsl.TumblingWindows(time.Minute, 10*time.Second)).
+		Count(dsl.StoreName("views-per-minute"), dsl.Caching(false))
+	perMinute.ToStream().To("views-per-minute") // keys: the user, then the window start
+	top, err := b.Build()
+	if err != nil {
+		panic(err)
+	}
+	d, err := streamstest.New(top, streamstest.Config{})
+	if err != nil {
+		panic(err)
+	}
+	defer d.Close()
+	in := streamstest.NewInputTopic(d, "page-views", serde.String(), serde.String())
+	for _, v := range []struct {
+		user string
+		at   time.Duration
+	}{{"ann", 5 * time.Second}, {"ann", 50 * time.Second}, {"bob", 61 * time.Second}, {"ann", 55 * time.Second}, {"ann", 75 * time.Second}, {"ann", 30 * time.Second}} {
+		if err := in.PipeAt(v.user, "/home", v.at.Milliseconds()); err != nil {
+			panic(err)
+		}
+	}
+	out := streamstest.NewOutputTopic(d, "views-per-minute", dsl.TimeWindowedSerde(serde.String(), time.Minute), serde.Int64())
+	kvs, err := out.ReadKeyValues()
+	if err != nil {
+		panic(err)
+	}
+	for _, kv := range kvs {
+		fmt.Printf("%s [%v, %v): %d\n", kv.Key.Key, time.Duration(kv.Key.Start)*time.Millisecond, time.Duration(kv.Key.End)*time.Millisecond, kv.Value)
+	}
+	fmt.Println("dropped:", d.DroppedRecords()["expired-window"])
+	// Output:
+	// ann [0s, 1m0s): 1
+	// ann [0s, 1m0s): 2
+	// bob [1m0s, 2m0s): 1
+	// ann [0s, 1m0s): 3
+	// ann [1m0s, 2m0s): 1
+	// dropped: 1
 }

@@ -1,6 +1,8 @@
 package dsl
 
 import (
+	"time"
+
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/statestore"
 )
@@ -18,6 +20,7 @@ type options struct {
 	caching    *bool
 	logging    *bool
 	partitions int32
+	retention  time.Duration
 	stores     []string
 	extractor  processor.TimestampExtractor
 	reset      processor.OffsetReset
@@ -64,6 +67,11 @@ func Caching(on bool) Option { return optFunc(func(o *options) { o.caching = &on
 // (default on). Without a changelog the store cannot be restored on
 // another instance.
 func Logging(on bool) Option { return optFunc(func(o *options) { o.logging = &on }) }
+
+// Retention sets how long a windowed aggregation keeps windows, in stream
+// time after their start (Kafka Streams' Materialized.withRetention). It must
+// be at least the window size plus grace, which is the default.
+func Retention(d time.Duration) Option { return optFunc(func(o *options) { o.retention = d }) }
 
 // Partitions sets the partition count of a repartition topic (Repartition,
 // or the automatic one of a grouping). The default is the largest partition

@@ -41,6 +41,9 @@ type TaskEnv struct {
 	WallClock func() int64
 	// Logger receives the graph's few log lines; nil discards them.
 	Logger *slog.Logger
+	// OnDropped is called by Context.Dropped with the node and the reason;
+	// nil ignores it.
+	OnDropped func(node, reason string)
 }
 
 // TaskGraph is one task's running instance of a sub-topology: a processor
@@ -344,6 +347,12 @@ func (n *procNode[KIn, VIn, KOut, VOut]) RecordMetadata() (RecordMetadata, bool)
 func (n *procNode[KIn, VIn, KOut, VOut]) TaskID() TaskID        { return n.g.id }
 func (n *procNode[KIn, VIn, KOut, VOut]) ApplicationID() string { return n.g.env.ApplicationID }
 func (n *procNode[KIn, VIn, KOut, VOut]) StreamTime() int64     { return n.g.streamTime() }
+
+func (n *procNode[KIn, VIn, KOut, VOut]) Dropped(reason string) {
+	if n.g.env.OnDropped != nil {
+		n.g.env.OnDropped(n.def.name, reason)
+	}
+}
 
 func (n *procNode[KIn, VIn, KOut, VOut]) Commit() {
 	if n.g.env.RequestCommit != nil {

@@ -51,6 +51,10 @@ type Context[K, V any] interface {
 	// Commit asks the runtime to commit the task soon, instead of waiting for
 	// commit.interval.ms. It does not commit before it returns.
 	Commit()
+	// Dropped reports that the processor dropped the record in hand on
+	// purpose (a record too late for its window, say), for the runtime's
+	// dropped-records metric; reason labels it.
+	Dropped(reason string)
 }
 
 // StateStore is what every state store has in common. The typed store

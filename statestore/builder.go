@@ -204,6 +204,14 @@ func Window[K, V any](name string, retention, windowSize time.Duration, keys Ser
 	return &windowBuilder[K, V]{spec: newSpec(name, KindWindow, opts), keys: keys, values: values}
 }
 
+// TimestampedWindow returns a builder of WindowStore[K,
+// ValueAndTimestamp[V]] stores: a window store whose values carry a
+// timestamp (the windowed aggregations' store).
+func TimestampedWindow[K, V any](name string, retention, windowSize time.Duration, keys Serde[K], values Serde[V], opts ...Option) Builder {
+	opts = append([]Option{optFunc(func(s *Spec) { s.Retention, s.WindowSize = retention, windowSize })}, opts...)
+	return &windowBuilder[K, ValueAndTimestamp[V]]{spec: newSpec(name, KindWindow, opts), keys: keys, values: timestampedSerde[V]{values}}
+}
+
 type sessionBuilder[K, V any] struct {
 	spec   Spec
 	keys   Serde[K]

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/sluicestreams/sluice/internal/kafkatest"
+	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/serde"
 	"github.com/sluicestreams/sluice/streams"
 )
 
@@ -98,7 +100,18 @@ func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	cfg := testConfig(env, "metrics-"+env.AppID(t))
 	cfg.Registerer = reg
-	app := startApp(t, echoTopology(t, in, out), cfg)
+	// Drops two of the ten records on purpose, reporting them.
+	top := processor.NewTopology()
+	must(t, processor.AddSource(top, "src", processor.SourceSpec[string, string]{Topics: []string{in}, KeySerde: serde.String(), ValueSerde: serde.String()}))
+	must(t, processor.AddProcessor(top, "drop", processor.Func(func(ctx processor.Context[string, string], r processor.Record[string, string]) error {
+		if r.Value == "v3" || r.Value == "v7" {
+			ctx.Dropped("test-reason")
+			return nil
+		}
+		return ctx.Forward(r)
+	}), "src"))
+	must(t, processor.AddSink(top, "sink", processor.SinkSpec[string, string]{Topic: out, KeySerde: serde.String(), ValueSerde: serde.String()}, "drop"))
+	app := startApp(t, top, cfg)
 	produceN(t, env, in, 0, 10)
 	waitProcessed(t, env, cfg.ApplicationID, in)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -109,7 +122,11 @@ func TestMetrics(t *testing.T) {
 # TYPE sluice_records_processed_total counter
 sluice_records_processed_total{application_id="` + cfg.ApplicationID + `"} 10
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sluice_records_processed_total"); err != nil {
+	want += `# HELP sluice_records_dropped_total Records processors dropped on purpose (too late for their window, ...), by reason.
+# TYPE sluice_records_dropped_total counter
+sluice_records_dropped_total{application_id="` + cfg.ApplicationID + `",reason="test-reason"} 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sluice_records_processed_total", "sluice_records_dropped_total"); err != nil {
 		t.Error(err)
 	}
 	state := `

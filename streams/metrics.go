@@ -2,6 +2,7 @@ package streams
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,16 @@ type metrics struct {
 	skippedDeser      atomic.Int64
 	skippedProcessing atomic.Int64
 	commits           atomic.Int64
+	droppedByReason   sync.Map // reason -> *atomic.Int64
+}
+
+// dropped counts a record a processor dropped on purpose.
+func (m *metrics) dropped(reason string) {
+	c, ok := m.droppedByReason.Load(reason)
+	if !ok {
+		c, _ = m.droppedByReason.LoadOrStore(reason, new(atomic.Int64))
+	}
+	c.(*atomic.Int64).Add(1)
 }
 
 func (m *metrics) skipped(kind string) {
@@ -27,6 +38,7 @@ func (m *metrics) skipped(kind string) {
 var (
 	descProcessed = prometheus.NewDesc("sluice_records_processed_total", "Records taken from input queues and processed (or skipped by a handler).", []string{"application_id"}, nil)
 	descSkipped   = prometheus.NewDesc("sluice_records_skipped_total", "Records skipped or dead-lettered by an error handler.", []string{"application_id", "kind"}, nil)
+	descDropped   = prometheus.NewDesc("sluice_records_dropped_total", "Records processors dropped on purpose (too late for their window, ...), by reason.", []string{"application_id", "reason"}, nil)
 	descCommits   = prometheus.NewDesc("sluice_commits_total", "Successful commits of offsets (and state).", []string{"application_id"}, nil)
 	descState     = prometheus.NewDesc("sluice_app_state", "The App's state: 1 for the current one.", []string{"application_id", "state"}, nil)
 )
@@ -36,6 +48,7 @@ type appCollector struct{ a *App }
 func (c appCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descProcessed
 	ch <- descSkipped
+	ch <- descDropped
 	ch <- descCommits
 	ch <- descState
 }
@@ -46,6 +59,10 @@ func (c appCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descProcessed, prometheus.CounterValue, float64(m.processed.Load()), id)
 	ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(m.skippedDeser.Load()), id, "deserialization")
 	ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(m.skippedProcessing.Load()), id, "processing")
+	m.droppedByReason.Range(func(k, v any) bool {
+		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(v.(*atomic.Int64).Load()), id, k.(string))
+		return true
+	})
 	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(m.commits.Load()), id)
 	st := c.a.State()
 	for s := Created; s <= Error; s++ {

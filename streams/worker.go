@@ -684,6 +684,10 @@ func (w *worker) newTask(ctx context.Context, id task.ID, tps []task.TopicPartit
 		ApplicationID: w.app.cfg.ApplicationID,
 		Collector:     &collector{w: w},
 		Logger:        w.log,
+		OnDropped: func(node, reason string) {
+			w.app.metrics.dropped(reason)
+			w.log.Debug("record dropped", "task", id.String(), "node", node, "reason", reason)
+		},
 	}, task.Config{MaxTaskIdle: w.app.cfg.MaxTaskIdle, BufferedRecordsPerPartition: w.app.cfg.BufferedRecordsPerPartition, Stores: mgr})
 	if err != nil {
 		if mgr != nil {

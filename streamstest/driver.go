@@ -65,6 +65,7 @@ type Driver struct {
 	offsets  map[string]int64
 	outputs  map[string][]*kgo.Record
 	pending  []*kgo.Record
+	dropped  map[string]int64 // reason -> records processors dropped
 	closed   bool
 }
 
@@ -143,6 +144,12 @@ func (d *Driver) newTask(id task.ID, tps []task.TopicPartition) (*testTask, erro
 		ApplicationID: d.cfg.ApplicationID,
 		Collector:     collector{d},
 		WallClock:     func() int64 { return d.now },
+		OnDropped: func(_, reason string) {
+			if d.dropped == nil {
+				d.dropped = map[string]int64{}
+			}
+			d.dropped[reason]++
+		},
 	}
 	a, err := task.NewActive(id, tps, d.top, env, task.Config{
 		MaxTaskIdle: -1, // every partition's data is here: never wait
@@ -285,6 +292,17 @@ func (d *Driver) AdvanceWallClock(step time.Duration) error {
 
 // WallClock returns the simulated wall-clock time.
 func (d *Driver) WallClock() time.Time { return time.UnixMilli(d.now) }
+
+// DroppedRecords returns how many records processors dropped on purpose,
+// by reason (Kafka Streams' dropped-records metric), for example records too
+// late for their window.
+func (d *Driver) DroppedRecords() map[string]int64 {
+	out := make(map[string]int64, len(d.dropped))
+	for k, v := range d.dropped {
+		out[k] = v
+	}
+	return out
+}
 
 // ApplicationID returns the application id internal topics are prefixed
 // with.
