@@ -122,6 +122,8 @@ const (
 	prefixToTable       = "KSTREAM-TOTABLE-"
 	prefixAggregate     = "KSTREAM-AGGREGATE-"
 	prefixReduce        = "KSTREAM-REDUCE-"
+	prefixJoin          = "KSTREAM-JOIN-"
+	prefixLeftJoin      = "KSTREAM-LEFTJOIN-"
 	prefixTableSource   = "KTABLE-SOURCE-"
 	prefixTableFilter   = "KTABLE-FILTER-"
 	prefixTableMapVals  = "KTABLE-MAPVALUES-"

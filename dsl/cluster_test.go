@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -292,4 +293,51 @@ func TestClusterWindowedCount(t *testing.T) {
 	produce(3000, 4000) // stream time goes on: the last windows of the first run get more records
 	waitProcessed(t, env, appID, in)
 	check("after restoring on a new instance")
+}
+
+// TestClusterJoinAfterRepartition: orders (5 partitions, keyed by order id)
+// re-keyed by customer and joined with the customers table (3 partitions):
+// the repartition topic is created with the table's 3 partitions, and every
+// order comes out with its customer's name.
+func TestClusterJoinAfterRepartition(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	ordersTopic, customersTopic, out := env.Topic(t, 5, nil), env.Topic(t, 3, nil), env.Topic(t, 3, nil)
+	appID := env.AppID(t)
+	b := dsl.NewBuilder()
+	orders := dsl.NewStream(b, []string{ordersTopic}, serde.String(), serde.String())
+	byCustomer := dsl.SelectKey(orders, func(_, v string) string { c, _, _ := strings.Cut(v, " "); return c })
+	customers := dsl.NewTable(b, customersTopic, serde.String(), serde.String(), dsl.StoreName("customers"))
+	dsl.Join(byCustomer, customers, func(_, order, name string) string { return name + ": " + order }, dsl.Named("enrich")).To(out)
+	top, err := b.Build()
+	must(t, err)
+	var crecs []*kgo.Record
+	for c := range 50 {
+		crecs = append(crecs, &kgo.Record{Topic: customersTopic, Key: []byte("c" + strconv.Itoa(c)), Value: []byte("name" + strconv.Itoa(c))})
+	}
+	env.Produce(t, crecs...)
+	startApps(t, env, top, appID, 1, 5+3) // sub-topology 0: 5 tasks; the join's: 3
+	waitProcessed(t, env, appID, customersTopic)
+	want := map[string]bool{}
+	var orecs []*kgo.Record
+	for i := range 1000 {
+		c := "c" + strconv.Itoa(i%50)
+		v := c + " item" + strconv.Itoa(i)
+		orecs = append(orecs, &kgo.Record{Topic: ordersTopic, Key: []byte("o" + strconv.Itoa(i)), Value: []byte(v)})
+		want[c+"|name"+strconv.Itoa(i%50)+": "+v] = true
+	}
+	env.Produce(t, orecs...)
+	repart := processor.InternalTopicName(appID, "enrich-repartition")
+	waitProcessed(t, env, appID, ordersTopic, repart)
+	got := map[string]bool{}
+	for _, r := range env.ReadAll(t, out, false) {
+		got[string(r.Key)+"|"+string(r.Value)] = true
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("%d joined outputs, want %d", len(got), len(want))
+	}
+	tds, err := env.Admin(t).ListTopics(context.Background(), repart)
+	must(t, err)
+	if n := len(tds[repart].Partitions); n != 3 {
+		t.Errorf("repartition topic %s has %d partitions, want the table's 3", repart, n)
+	}
 }

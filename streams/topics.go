@@ -96,9 +96,11 @@ func (a *App) prepareTopics(ctx context.Context) (*topicPlan, error) {
 		}
 	}
 
-	// Size internal topics: a given count, or the largest partition count
-	// among the sources of the sub-topology that writes it (which may itself
-	// read an internal topic, so repeat until nothing changes).
+	// Size internal topics: a given count; else the partition count of the
+	// external topics read in the same sub-topology (they must be
+	// co-partitioned); else the largest partition count among the sources
+	// of the sub-topology that writes it (which may itself read an internal
+	// topic, so repeat until nothing changes).
 	for range len(isinks) + 1 {
 		for _, s := range isinks {
 			name := a.internal(s.Topic)
@@ -107,6 +109,18 @@ func (a *App) prepareTopics(ctx context.Context) (*topicPlan, error) {
 			}
 			if s.Partitions > 0 {
 				plan.partitions[name] = s.Partitions
+				continue
+			}
+			// Read together with external topics (a join after a key
+			// change, say): co-partitioned with them.
+			var co int32
+			for _, src := range plan.subTopics[plan.topicSub[name]] {
+				if !plan.internal[src] {
+					co = max(co, plan.partitions[src])
+				}
+			}
+			if co > 0 {
+				plan.partitions[name] = co
 				continue
 			}
 			var n int32
