@@ -16,7 +16,8 @@ import (
 )
 
 // Example runs a word count on an embedded cluster: the DSL topology, an App
-// with exactly-once processing, some input, and the counts it wrote.
+// with exactly-once processing, some input, the counts it wrote, and one
+// count read from its state store by an interactive query.
 func Example() {
 	cluster, _ := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "text", "word-counts"))
 	defer cluster.Close()
@@ -72,6 +73,11 @@ func Example() {
 			final[string(r.Key)] = n
 		})
 	}
+	// Interactive query: ask this instance's own state store.
+	if q, err := streams.QueryKeyValueStore[string, int64](app, "counts"); err == nil {
+		n, _, _ := q.Get("fox")
+		fmt.Println("the store says fox:", n)
+	}
 	_ = app.Close(ctx)
 	keys := make([]string, 0, len(final))
 	for k := range final {
@@ -82,6 +88,7 @@ func Example() {
 		fmt.Println(k, final[k])
 	}
 	// Output:
+	// the store says fox: 2
 	// and 1
 	// dog 1
 	// fox 2
