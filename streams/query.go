@@ -137,7 +137,9 @@ func (s *ReadOnlyKeyValueStore[K, V]) Get(key K) (V, bool, error) {
 // serialized order, one task after another (not one global order, as in
 // Kafka Streams). The caller must Close the iterator.
 func (s *ReadOnlyKeyValueStore[K, V]) Range(from, to K) (statestore.KeyValueIterator[K, V], error) {
-	return s.chain(func(st statestore.KeyValueStore[K, V]) (statestore.KeyValueIterator[K, V], error) { return st.Range(from, to) })
+	return s.chain(func(st statestore.KeyValueStore[K, V]) (statestore.KeyValueIterator[K, V], error) {
+		return st.Range(from, to)
+	})
 }
 
 // All iterates every key of every local task, task by task. The caller
