@@ -134,8 +134,8 @@ func (s *ReadOnlyKeyValueStore[K, V]) Get(key K) (V, bool, error) {
 }
 
 // Range iterates keys from from to to, inclusive: each local task's keys in
-// serialized order, one task after another (not one global order, as in
-// Kafka Streams). The caller must Close the iterator.
+// serialized order, one task after another, so not in one global order (as
+// in Kafka Streams). The caller must Close the iterator.
 func (s *ReadOnlyKeyValueStore[K, V]) Range(from, to K) (statestore.KeyValueIterator[K, V], error) {
 	return s.chain(func(st statestore.KeyValueStore[K, V]) (statestore.KeyValueIterator[K, V], error) {
 		return st.Range(from, to)
