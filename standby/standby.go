@@ -114,6 +114,17 @@ func (s *Set) releaseLocked(id task.ID, why string) {
 	s.log.Info("standby task stopped", "task", id.String(), "reason", why, "applied", e.job.Restored())
 }
 
+// ReleaseOwner stops every standby of worker owner, which is closing.
+func (s *Set) ReleaseOwner(owner int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, e := range s.tasks {
+		if e.owner == owner {
+			s.releaseLocked(id, "worker closing")
+		}
+	}
+}
+
 // Tasks returns the standby tasks, sorted.
 func (s *Set) Tasks() []task.ID {
 	s.mu.Lock()

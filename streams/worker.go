@@ -637,7 +637,7 @@ func isRebalanceError(err error) bool {
 // releases the worker's standbys.
 func (w *worker) closeTasks(clean bool) {
 	if w.app.standbys != nil {
-		_ = w.app.standbys.Sync(context.Background(), w.index, nil)
+		w.app.standbys.ReleaseOwner(w.index)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
