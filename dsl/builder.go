@@ -124,6 +124,7 @@ const (
 	prefixReduce        = "KSTREAM-REDUCE-"
 	prefixJoin          = "KSTREAM-JOIN-"
 	prefixLeftJoin      = "KSTREAM-LEFTJOIN-"
+	prefixSuppress      = "KTABLE-SUPPRESS-"
 	prefixTableSource   = "KTABLE-SOURCE-"
 	prefixTableFilter   = "KTABLE-FILTER-"
 	prefixTableMapVals  = "KTABLE-MAPVALUES-"

@@ -341,3 +341,53 @@ func TestClusterJoinAfterRepartition(t *testing.T) {
 		t.Errorf("repartition topic %s has %d partitions, want the table's 3", repart, n)
 	}
 }
+
+// TestClusterSuppressAcrossMove: a suppressed windowed count on the test
+// cluster; the instance stops while a window is open, a new one with an
+// empty state directory restores the suppression buffer from its changelog,
+// and when a record of another key moves stream time past the window's end,
+// the window's count comes out once: it can only come from the restored
+// buffer.
+func TestClusterSuppressAcrossMove(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	in, out := env.Topic(t, 1, nil), env.Topic(t, 1, nil)
+	appID := env.AppID(t)
+	b := dsl.NewBuilder()
+	counts := dsl.WindowedBy(dsl.NewStream(b, []string{in}, serde.String(), serde.String()).GroupByKey(),
+		dsl.TumblingWindows(time.Minute, 0)).Count(dsl.StoreName("counts"))
+	dsl.SuppressUntilWindowCloses(counts, dsl.StoreName("final")).ToStream().To(out)
+	top, err := b.Build()
+	must(t, err)
+	base := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	produce := func(key string, offsets ...time.Duration) {
+		var recs []*kgo.Record
+		for _, o := range offsets {
+			recs = append(recs, &kgo.Record{Topic: in, Key: []byte(key), Value: []byte("x"), Timestamp: base.Add(o)})
+		}
+		env.Produce(t, recs...)
+	}
+	apps := startApps(t, env, top, appID, 1, 1)
+	produce("k", time.Second, 2*time.Second, 3*time.Second)
+	waitProcessed(t, env, appID, in)
+	if n := len(env.ReadAll(t, out, false)); n != 0 {
+		t.Fatalf("%d outputs while the window is open", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	must(t, apps[0].Close(ctx))
+	cancel()
+	startApps(t, env, top, appID, 1, 1)
+	produce("other", 61*time.Second) // stream time passes the first window's end
+	waitProcessed(t, env, appID, in)
+	ks := dsl.TimeWindowedSerde(serde.String(), time.Minute)
+	var got []string
+	for _, r := range env.ReadAll(t, out, false) {
+		w, err := ks.Deserialize(out, r.Key)
+		must(t, err)
+		n, err := serde.Int64().Deserialize(out, r.Value)
+		must(t, err)
+		got = append(got, fmt.Sprintf("%s@%d=%d", w.Key, w.Start-base.UnixMilli(), n))
+	}
+	if fmt.Sprint(got) != "[k@0=3]" {
+		t.Errorf("outputs %v, want the first window's final count 3, once", got)
+	}
+}

@@ -33,6 +33,14 @@ type Table[K, V any] struct {
 	store      string
 	keySerde   serde.Serde[K]
 	valueSerde serde.Serde[V]
+	// window is set for the tables of windowed aggregations (and tables
+	// filtered or mapped from them): what suppression needs to know.
+	window *windowInfo
+}
+
+// windowInfo describes the windows of a windowed table's keys.
+type windowInfo struct {
+	grace int64 // ms after a window's end that records are still accepted
 }
 
 // Name is the name of the topology node the table's changes come from.
@@ -183,7 +191,7 @@ func (t Table[K, V]) filter(pred func(K, V) bool, not bool, opts []Option) Table
 		}
 		return ctx.Forward(processor.WithValue(r, c))
 	})
-	return Table[K, V]{b: t.b, node: name, keySerde: t.keySerde, valueSerde: t.valueSerde}
+	return Table[K, V]{b: t.b, node: name, keySerde: t.keySerde, valueSerde: t.valueSerde, window: t.window}
 }
 
 // MapTableValues maps every value of the table with fn (new and old values
@@ -201,7 +209,7 @@ func MapTableValues[K, V, VR any](t Table[K, V], fn func(key K, value V) VR, opt
 		}
 		return ctx.Forward(processor.WithValue(r, c))
 	})
-	return Table[K, VR]{b: t.b, node: name, keySerde: t.keySerde}
+	return Table[K, VR]{b: t.b, node: name, keySerde: t.keySerde, window: t.window}
 }
 
 // ToStream returns the stream of the table's updates: one record per new

@@ -131,7 +131,8 @@ func windowedAgg[K, V, A any](wg WindowedGrouped[K, V], prefix string, add func(
 	}, in.node))
 	b.check(b.top.AddStateStore(statestore.TimestampedWindow(store, retention, w.size, g.s.keySerde, aggSerde, o.storeOpts()...), name))
 	return Table[Windowed[K], A]{b: b, node: name, store: store,
-		keySerde: TimeWindowedSerde(g.s.keySerde, w.size), valueSerde: aggSerde}
+		keySerde: TimeWindowedSerde(g.s.keySerde, w.size), valueSerde: aggSerde,
+		window: &windowInfo{grace: w.grace.Milliseconds()}}
 }
 
 // windowAggProc aggregates a stream per key and window into a timestamped

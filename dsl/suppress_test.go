@@ -1,0 +1,87 @@
+package dsl_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicestreams/sluice/dsl"
+	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/serde"
+	"github.com/sluicestreams/sluice/statestore"
+	"github.com/sluicestreams/sluice/streamstest"
+)
+
+// TestSuppressUntilWindowCloses: a windowed count sends each window once,
+// with its final count, when stream time passes its end plus grace, in end
+// order; windows still open send nothing and stay in the buffer.
+func TestSuppressUntilWindowCloses(t *testing.T) {
+	for _, caching := range []bool{false, true} {
+		t.Run(fmt.Sprint("caching=", caching), func(t *testing.T) {
+			b := dsl.NewBuilder()
+			counts := dsl.WindowedBy(source(b).GroupByKey(), dsl.TumblingWindows(10*time.Second, 2*time.Second)).
+				Count(dsl.StoreName("counts"), dsl.Caching(caching))
+			final := dsl.SuppressUntilWindowCloses(counts, dsl.StoreName("final-counts"))
+			dsl.Map(final.ToStream(), func(k dsl.Windowed[string], n int64) (string, int64) {
+				return fmt.Sprintf("%s@%d", k.Key, k.Start), n
+			}).WithSerdes(serde.String(), serde.Int64()).To("out")
+			d := buildDriver(t, b, streamstest.Config{})
+			in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+			pipe := func(k string, ts int64) { must(t, in.PipeAt(k, "x", ts)) }
+			pipe("a", 1000)
+			pipe("a", 2000)
+			pipe("b", 3000)
+			pipe("a", 11000) // stream time 11000 - grace 2000 < the first window's end
+			if got := readText(t, d); len(got) != 0 {
+				t.Fatalf("output before any window closed: %v", got)
+			}
+			pipe("b", 12500) // closes [0, 10000)
+			pipe("a", 11500) // within grace of nothing closed yet: counts in [10000, 20000)
+			pipe("c", 25000) // closes [10000, 20000)
+			want := "a@0=2 b@0=1 a@10000=2 b@10000=1"
+			if got := strings.Join(readText(t, d), " "); got != want {
+				t.Errorf("output\n got %s\nwant %s", got, want)
+			}
+			buf, err := streamstest.Store[statestore.KeyValueStore[[]byte, []byte]](d, "final-counts")
+			must(t, err)
+			if n, err := buf.ApproximateNumEntries(); err != nil || n != 1 {
+				t.Errorf("buffer holds %d entries (%v), want c's open window only", n, err)
+			}
+		})
+	}
+}
+
+// TestSuppressKeepsFirstOldValue: the emitted change's old value is the one
+// from before the first held-back update, so a re-aggregation downstream
+// retracts the right value.
+func TestSuppressKeepsFirstOldValue(t *testing.T) {
+	b := dsl.NewBuilder()
+	counts := dsl.WindowedBy(source(b).GroupByKey(), dsl.TumblingWindows(10*time.Second, 0)).Count(dsl.Caching(false))
+	final := dsl.SuppressUntilWindowCloses(counts)
+	dsl.Map(dsl.ChangeStream(final), func(k dsl.Windowed[string], c dsl.Change[int64]) (string, string) {
+		return k.Key, fmt.Sprintf("new=%d(%v) old=%d(%v)", c.New, c.HasNew, c.Old, c.HasOld)
+	}).WithSerdes(serde.String(), serde.String()).To("changes")
+	d := buildDriver(t, b, streamstest.Config{})
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	for _, ts := range []int64{1, 2, 3, 10_000} {
+		must(t, in.PipeAt("k", "x", ts))
+	}
+	kvs, err := streamstest.NewOutputTopic(d, "changes", serde.String(), serde.String()).ReadKeyValues()
+	must(t, err)
+	if fmt.Sprint(kvs) != "[{k new=3(true) old=0(false)}]" {
+		t.Errorf("changes %v", kvs)
+	}
+}
+
+func TestSuppressNeedsWindowedTable(t *testing.T) {
+	b := dsl.NewBuilder()
+	// A table keyed by Windowed but not from a windowed aggregation.
+	keyed := dsl.NewTable(b, "w", dsl.TimeWindowedSerde(serde.String(), time.Second), serde.String())
+	dsl.SuppressUntilWindowCloses(keyed)
+	_, err := b.Build()
+	if err == nil || !errors.Is(err, processor.ErrInvalidTopology) || !strings.Contains(err.Error(), "not the table of a windowed aggregation") {
+		t.Fatalf("error %v", err)
+	}
+}
