@@ -228,9 +228,15 @@ func txnOffsets(offsets map[string]map[int32]task.Offset) func(*kmsg.TxnOffsetCo
 // what was processed).
 func (w *worker) resetToCommitted() {
 	rewind := map[string]map[int32]kgo.EpochOffset{}
+	resume := map[string][]int32{}
 	for id, t := range w.tasks {
 		if w.restoring[id] != nil {
 			continue // its Manager belongs to the restorer until it is done; it processed nothing
+		}
+		// Its queues are emptied: a partition paused for a full queue
+		// must fetch again (the task forgets that it paused it).
+		for _, tp := range t.Partitions() {
+			resume[tp.Topic] = append(resume[tp.Topic], tp.Partition)
 		}
 		st := int64(-1)
 		for _, tp := range t.Partitions() {
@@ -251,6 +257,9 @@ func (w *worker) resetToCommitted() {
 	}
 	if len(rewind) > 0 {
 		w.cl.SetOffsets(rewind)
+	}
+	if len(resume) > 0 {
+		w.cl.ResumeFetchPartitions(resume)
 	}
 }
 

@@ -778,13 +778,16 @@ func (w *worker) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 			w.fatal = fmt.Errorf("streams: worker %d: creating task %s: %w", w.index, id, err)
 			return
 		}
+		parts := map[string][]int32{}
+		for _, tp := range tps {
+			parts[tp.Topic] = append(parts[tp.Topic], tp.Partition)
+		}
 		if job != nil {
 			w.restoring[id] = job
-			pause := map[string][]int32{}
-			for _, tp := range tps {
-				pause[tp.Topic] = append(pause[tp.Topic], tp.Partition)
-			}
-			w.cl.PauseFetchPartitions(pause)
+			w.cl.PauseFetchPartitions(parts)
+		} else {
+			// Left paused by an earlier owner of this client, perhaps.
+			w.cl.ResumeFetchPartitions(parts)
 		}
 		for _, tp := range tps {
 			if fo, ok := w.meta[tp.Topic][tp.Partition]; ok {
@@ -868,6 +871,18 @@ func (w *worker) dropTasks(ctx context.Context, parts map[string][]int32, commit
 		if err := w.commitTasks(ctx, dirty); err != nil {
 			w.log.Warn("commit on revocation failed; the new owner reprocesses from the last commit", "err", err)
 		}
+	}
+	// kgo keeps partitions paused until resumed, across assignments: a
+	// partition paused for a full queue or a restore must not stay paused
+	// if it comes back to this worker.
+	resume := map[string][]int32{}
+	for _, t := range tasks {
+		for _, tp := range t.Partitions() {
+			resume[tp.Topic] = append(resume[tp.Topic], tp.Partition)
+		}
+	}
+	if len(resume) > 0 {
+		w.cl.ResumeFetchPartitions(resume)
 	}
 	for _, t := range tasks {
 		if job := w.restoring[t.ID()]; job != nil {
