@@ -13,8 +13,11 @@ import (
 // emits each window once, with its final value, when the window closes:
 // when stream time passes the window's end plus the grace of the windowed
 // aggregation (Kafka Streams' suppress(Suppressed.untilWindowCloses(
-// unbounded()))). The emitted change's old value is the one before the
-// first held-back update. Windows close in order of their end.
+// unbounded()))). Stream time here is the largest timestamp of the changes
+// that reached the suppression, as in Kafka Streams. The emitted change's
+// old value is the one before the first held-back update. Windows close in
+// order of their end; a window whose last change is a deletion (a Filter
+// upstream dropped it) emits nothing.
 //
 // The updates wait in a logged key-value store (the Named option or a
 // generated KTABLE-SUPPRESS-STATE-STORE- name; StoreName, InMemory and
@@ -61,6 +64,11 @@ type suppressProc[K, V any] struct {
 
 	ctx processor.Context[Windowed[K], Change[V]]
 	buf statestore.KeyValueStore[[]byte, []byte]
+	// observed is the largest timestamp of the records that reached this
+	// node. Not the task's stream time: with a cached aggregation upstream,
+	// the task is ahead of the changes the cache has yet to flush here, and
+	// closing windows by its time would emit a value that is not final.
+	observed int64
 }
 
 func (p *suppressProc[K, V]) Init(ctx processor.Context[Windowed[K], Change[V]]) error {
@@ -68,11 +76,12 @@ func (p *suppressProc[K, V]) Init(ctx processor.Context[Windowed[K], Change[V]])
 	if err != nil {
 		return err
 	}
-	p.ctx, p.buf = ctx, s
+	p.ctx, p.buf, p.observed = ctx, s, -1
 	return nil
 }
 
 func (p *suppressProc[K, V]) Process(r processor.Record[Windowed[K], Change[V]]) error {
+	p.observed = max(p.observed, r.Timestamp)
 	kb, err := p.keys.Serialize(p.store, r.Key)
 	if err != nil {
 		return err
@@ -113,9 +122,9 @@ func (p *suppressProc[K, V]) decodePrior(v []byte) (Change[V], error) {
 }
 
 // emitClosed forwards and removes every buffered window whose end plus
-// grace is at or before stream time.
+// grace is at or before the observed stream time.
 func (p *suppressProc[K, V]) emitClosed() error {
-	closeTime := p.ctx.StreamTime() - p.grace
+	closeTime := p.observed - p.grace
 	if closeTime < 0 {
 		return nil
 	}
@@ -165,6 +174,9 @@ func (p *suppressProc[K, V]) emit(k, v []byte) error {
 	latest, err := p.changes.Deserialize(p.store, v[12+binary.BigEndian.Uint32(v[8:]):])
 	if err != nil {
 		return err
+	}
+	if !latest.HasNew {
+		return nil // a window that ends deleted (filtered out) has no final result, as in Kafka Streams
 	}
 	latest.Old, latest.HasOld = prior.Old, prior.HasOld
 	return p.ctx.Forward(processor.Record[Windowed[K], Change[V]]{Key: key, Timestamp: int64(binary.BigEndian.Uint64(v)), Value: latest})

@@ -3,6 +3,7 @@ package dsl_test
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +84,59 @@ func TestSuppressNeedsWindowedTable(t *testing.T) {
 	_, err := b.Build()
 	if err == nil || !errors.Is(err, processor.ErrInvalidTopology) || !strings.Contains(err.Error(), "not the table of a windowed aggregation") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// TestSuppressWithCachedAggregation: with a cached aggregation the changes
+// reach the suppression when the cache flushes, after the task's stream
+// time has moved on; windows close by the time of the changes that arrived,
+// so a window is emitted once, with its final value.
+func TestSuppressWithCachedAggregation(t *testing.T) {
+	b := dsl.NewBuilder()
+	counts := dsl.WindowedBy(source(b).GroupByKey(), dsl.TumblingWindows(10*time.Second, 0)).Count(dsl.Caching(true))
+	dsl.Map(dsl.SuppressUntilWindowCloses(counts).ToStream(), func(k dsl.Windowed[string], n int64) (string, int64) {
+		return fmt.Sprintf("%s@%d", k.Key, k.Start), n
+	}).WithSerdes(serde.String(), serde.Int64()).To("out")
+	d := buildDriver(t, b, streamstest.Config{ManualCommit: true})
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	must(t, in.PipeAt("a", "x", 5000))
+	must(t, d.Commit())
+	for _, kt := range []struct {
+		k  string
+		ts int64
+	}{{"c", 8000}, {"a", 9000}, {"b", 10000}} {
+		must(t, in.PipeAt(kt.k, "x", kt.ts))
+	}
+	must(t, d.Commit())
+	must(t, in.PipeAt("z", "x", 30000))
+	must(t, d.Commit())
+	got := readText(t, d)
+	sort.Strings(got)
+	if fmt.Sprint(got) != "[a@0=2 b@10000=1 c@0=1]" {
+		t.Errorf("output %v, want each closed window once with its final count", got)
+	}
+}
+
+// TestSuppressDropsDeletedWindows: a window whose last change is a deletion
+// (filtered out upstream) has no final result.
+func TestSuppressDropsDeletedWindows(t *testing.T) {
+	b := dsl.NewBuilder()
+	counts := dsl.WindowedBy(source(b).GroupByKey(), dsl.TumblingWindows(10*time.Second, 0)).Count(dsl.Caching(false))
+	small := counts.Filter(func(_ dsl.Windowed[string], n int64) bool { return n < 2 })
+	dsl.Map(dsl.ChangeStream(dsl.SuppressUntilWindowCloses(small)), func(k dsl.Windowed[string], c dsl.Change[int64]) (string, string) {
+		return k.Key, fmt.Sprintf("new=%d(%v)", c.New, c.HasNew)
+	}).WithSerdes(serde.String(), serde.String()).To("changes")
+	d := buildDriver(t, b, streamstest.Config{})
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	for _, kt := range []struct {
+		k  string
+		ts int64
+	}{{"k", 1}, {"k", 2}, {"j", 3}, {"z", 10_000}} {
+		must(t, in.PipeAt(kt.k, "x", kt.ts))
+	}
+	kvs, err := streamstest.NewOutputTopic(d, "changes", serde.String(), serde.String()).ReadKeyValues()
+	must(t, err)
+	if fmt.Sprint(kvs) != "[{j new=1(true)}]" {
+		t.Errorf("changes %v, want only j's window (k's ended filtered out)", kvs)
 	}
 }
