@@ -284,7 +284,14 @@ func (w *worker) step(fetches kgo.Fetches) error {
 	}
 	if w.eos() && w.needAbort.Swap(false) {
 		// Records polled with this batch were fetched before the rewind;
-		// they are fetched again from the committed offsets.
+		// they are fetched again from the committed offsets. A partition
+		// with no position yet (nothing committed, nothing consumed) is
+		// rewound to the first of them, or they would be skipped.
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			if t := w.byTP[p.Topic][p.Partition]; t != nil && len(p.Records) > 0 {
+				t.SetPosition(p.Topic, p.Partition, p.Records[0].Offset)
+			}
+		})
 		return w.abortForRebalance(w.ctx)
 	}
 	var pause map[string][]int32
