@@ -112,13 +112,9 @@ func windowedAgg[K, V, A any](wg WindowedGrouped[K, V], prefix string, add func(
 		b.fail(fmt.Errorf("%w: %s: %v", processor.ErrInvalidTopology, name, err))
 		return Table[Windowed[K], A]{b: b, node: name}
 	}
-	retention := w.size + w.grace
-	if o.retention != 0 {
-		if o.retention < retention {
-			b.fail(fmt.Errorf("%w: %s: retention %v is shorter than the window size plus grace (%v)", processor.ErrInvalidTopology, name, o.retention, retention))
-			return Table[Windowed[K], A]{b: b, node: name}
-		}
-		retention = o.retention
+	retention, ok := storeRetention(b, o, name, w.size+w.grace, "the window size plus grace")
+	if !ok {
+		return Table[Windowed[K], A]{b: b, node: name}
 	}
 	in := g.input(store)
 	if g.s.keySerde == nil || aggSerde == nil {
@@ -133,6 +129,20 @@ func windowedAgg[K, V, A any](wg WindowedGrouped[K, V], prefix string, add func(
 	return Table[Windowed[K], A]{b: b, node: name, store: store,
 		keySerde: TimeWindowedSerde(g.s.keySerde, w.size), valueSerde: aggSerde,
 		window: &windowInfo{grace: w.grace.Milliseconds()}}
+}
+
+// storeRetention is the retention of a windowed store: the Retention
+// option if given (at least least, which what describes), else
+// least.
+func storeRetention(b *Builder, o *options, name string, least time.Duration, what string) (time.Duration, bool) {
+	if o.retention == 0 {
+		return least, true
+	}
+	if o.retention < least {
+		b.fail(fmt.Errorf("%w: %s: retention %v is shorter than %s (%v)", processor.ErrInvalidTopology, name, o.retention, what, least))
+		return 0, false
+	}
+	return o.retention, true
 }
 
 // windowAggProc aggregates a stream per key and window into a timestamped
