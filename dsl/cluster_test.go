@@ -391,3 +391,47 @@ func TestClusterSuppressAcrossMove(t *testing.T) {
 		t.Errorf("outputs %v, want the first window's final count 3, once", got)
 	}
 }
+
+// TestClusterSessionAcrossMove: a session count on the test cluster; after
+// the instance stops, a new one with an empty state directory restores the
+// session store from its changelog, and a record within the gap extends
+// the restored session.
+func TestClusterSessionAcrossMove(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	in, out := env.Topic(t, 1, nil), env.Topic(t, 1, nil)
+	appID := env.AppID(t)
+	b := dsl.NewBuilder()
+	dsl.SessionWindowedBy(dsl.NewStream(b, []string{in}, serde.String(), serde.String()).GroupByKey(),
+		dsl.SessionWindowsWithGap(5*time.Second, time.Hour)).Count(dsl.StoreName("sessions")).ToStream().To(out)
+	top, err := b.Build()
+	must(t, err)
+	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	produce := func(offsets ...time.Duration) {
+		var recs []*kgo.Record
+		for _, o := range offsets {
+			recs = append(recs, &kgo.Record{Topic: in, Key: []byte("k"), Value: []byte("x"), Timestamp: base.Add(o)})
+		}
+		env.Produce(t, recs...)
+	}
+	apps := startApps(t, env, top, appID, 1, 1)
+	produce(0, 2*time.Second)
+	waitProcessed(t, env, appID, in)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	must(t, apps[0].Close(ctx))
+	cancel()
+	startApps(t, env, top, appID, 1, 1)
+	produce(4 * time.Second)
+	waitProcessed(t, env, appID, in)
+	ks := dsl.SessionWindowedSerde(serde.String())
+	latest := map[string]int64{}
+	for _, r := range env.ReadAll(t, out, false) {
+		w, err := ks.Deserialize(out, r.Key)
+		must(t, err)
+		n, err := serde.Int64().Deserialize(out, r.Value)
+		must(t, err)
+		latest[fmt.Sprintf("[%d,%d]", w.Start-base.UnixMilli(), w.End-base.UnixMilli())] = n
+	}
+	if latest["[0,4000]"] != 3 {
+		t.Errorf("sessions %v, want [0,4000] with 3 records (the restored session extended)", latest)
+	}
+}
