@@ -33,6 +33,9 @@ type App struct {
 	log  *slog.Logger
 	plan *topicPlan
 
+	storeNamesOnce sync.Once
+	storeNames     map[string]bool // the topology's stores, for queries
+
 	admCl *kgo.Client
 	adm   *kadm.Client
 

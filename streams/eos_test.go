@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicestreams/sluice/internal/kafkatest"
+	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/serde"
 	"github.com/sluicestreams/sluice/streams"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -59,13 +60,9 @@ func TestExactlyOnceAcrossKill(t *testing.T) {
 // lock were taken in opposite orders).
 func TestExactlyOnceCloseDuringRebalance(t *testing.T) {
 	t.Parallel()
-	env := kafkatest.Cluster(t)
-	in, out := env.Topic(t, 3, nil), env.Topic(t, 3, nil)
-	appID := env.AppID(t)
-	top := countTopology(t, in, out)
+	env, in, out, appID, top, eosCfg := eosCounting(t)
 	cfg := func() streams.Config {
-		c := statefulConfig(env, appID, t.TempDir(), nil)
-		c.Guarantee = streams.ExactlyOnceV2
+		c := eosCfg()
 		// The transaction timeout (10 s here) must outlast the commit
 		// held open below, or the broker aborts it and fences the
 		// producer; heartbeats every 500 ms bring the rebalance in fast.
@@ -154,13 +151,9 @@ func checkExactlyOnceCounts(t *testing.T, env *kafkatest.Env, out string, want i
 // paused: the input is processed to the end, exactly once.
 func TestPausedPartitionsResumeAfterRebalances(t *testing.T) {
 	t.Parallel()
-	env := kafkatest.Cluster(t)
-	in, out := env.Topic(t, 3, nil), env.Topic(t, 3, nil)
-	appID := env.AppID(t)
-	top := countTopology(t, in, out)
+	env, in, out, appID, top, eosCfg := eosCounting(t)
 	cfg := func() streams.Config {
-		c := statefulConfig(env, appID, t.TempDir(), nil)
-		c.Guarantee = streams.ExactlyOnceV2
+		c := eosCfg()
 		c.BufferedRecordsPerPartition = 4
 		return c
 	}
@@ -176,4 +169,20 @@ func TestPausedPartitionsResumeAfterRebalances(t *testing.T) {
 	}
 	waitProcessed(t, env, appID, in)
 	checkExactlyOnceCounts(t, env, out, countKeys*rounds)
+}
+
+// eosCounting sets up an exactly-once key count on the test cluster: a
+// 3-partition input and output, the application id, the topology, and a
+// config maker giving each instance its own state directory.
+func eosCounting(t *testing.T) (env *kafkatest.Env, in, out, appID string, top *processor.Topology, cfg func() streams.Config) {
+	env = kafkatest.Cluster(t)
+	in, out = env.Topic(t, 3, nil), env.Topic(t, 3, nil)
+	appID = env.AppID(t)
+	top = countTopology(t, in, out)
+	cfg = func() streams.Config {
+		c := statefulConfig(env, appID, t.TempDir(), nil)
+		c.Guarantee = streams.ExactlyOnceV2
+		return c
+	}
+	return env, in, out, appID, top, cfg
 }

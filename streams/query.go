@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 
+	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/statestore"
 )
 
@@ -52,28 +53,39 @@ func (a *App) localStores(name string) ([]statestore.Store, error) {
 	return out, nil
 }
 
+// hasStore reports whether the topology has a store called name; the set
+// of names is computed on the first query.
 func (a *App) hasStore(name string) bool {
-	subs, err := a.top.Subtopologies()
-	if err != nil {
-		return false
-	}
-	for _, sub := range subs {
-		bs, err := a.top.StoreBuilders(sub.ID)
-		if err != nil {
-			continue
-		}
-		for _, b := range bs {
-			if b.Spec().Name == name {
-				return true
+	a.storeNamesOnce.Do(func() {
+		a.storeNames = map[string]bool{}
+		subs, _ := a.top.Subtopologies() // validated in New
+		for _, sub := range subs {
+			bs, _ := a.top.StoreBuilders(sub.ID)
+			for _, b := range bs {
+				a.storeNames[b.Spec().Name] = true
 			}
 		}
-	}
-	return false
+	})
+	return a.storeNames[name]
 }
 
-// storeTypeError names what a query asked for and what the store is.
-func storeTypeError(name string, want any, got statestore.Store) error {
-	return fmt.Errorf("%w: store %q is a %T, not a %s", ErrStoreUnavailable, name, got, reflect.TypeOf(want).Elem())
+// viewStores resolves the named store of every local task through adapt,
+// which converts it to the type the view reads (false: not convertible).
+func viewStores[S any](a *App, name string, adapt func(statestore.Store) (S, bool)) ([]S, error) {
+	raw, err := a.localStores(name)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]S, 0, len(raw))
+	for _, r := range raw {
+		st, ok := adapt(r)
+		if !ok {
+			return nil, fmt.Errorf("%w: %w", ErrStoreUnavailable,
+				&processor.StoreTypeError{Store: name, Want: reflect.TypeFor[S]().String(), Got: reflect.TypeOf(r).String()})
+		}
+		out = append(out, st)
+	}
+	return out, nil
 }
 
 // ReadOnlyKeyValueStore is a query view of a key-value store over this
@@ -96,22 +108,15 @@ func QueryKeyValueStore[K, V any](a *App, name string) (*ReadOnlyKeyValueStore[K
 }
 
 func (s *ReadOnlyKeyValueStore[K, V]) stores() ([]statestore.KeyValueStore[K, V], error) {
-	raw, err := s.a.localStores(s.name)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]statestore.KeyValueStore[K, V], 0, len(raw))
-	for _, r := range raw {
+	return viewStores(s.a, s.name, func(r statestore.Store) (statestore.KeyValueStore[K, V], bool) {
 		switch st := r.(type) {
 		case statestore.KeyValueStore[K, V]:
-			out = append(out, st)
+			return st, true
 		case statestore.KeyValueStore[K, statestore.ValueAndTimestamp[V]]:
-			out = append(out, plainKV[K, V]{st})
-		default:
-			return nil, storeTypeError(s.name, (*statestore.KeyValueStore[K, V])(nil), r)
+			return plainKV[K, V]{st}, true
 		}
-	}
-	return out, nil
+		return nil, false
+	})
 }
 
 // Get returns the value of key, looking in every local task.
@@ -203,22 +208,15 @@ func QueryWindowStore[K, V any](a *App, name string) (*ReadOnlyWindowStore[K, V]
 }
 
 func (s *ReadOnlyWindowStore[K, V]) stores() ([]statestore.WindowStore[K, V], error) {
-	raw, err := s.a.localStores(s.name)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]statestore.WindowStore[K, V], 0, len(raw))
-	for _, r := range raw {
+	return viewStores(s.a, s.name, func(r statestore.Store) (statestore.WindowStore[K, V], bool) {
 		switch st := r.(type) {
 		case statestore.WindowStore[K, V]:
-			out = append(out, st)
+			return st, true
 		case statestore.WindowStore[K, statestore.ValueAndTimestamp[V]]:
-			out = append(out, plainWindow[K, V]{st})
-		default:
-			return nil, storeTypeError(s.name, (*statestore.WindowStore[K, V])(nil), r)
+			return plainWindow[K, V]{st}, true
 		}
-	}
-	return out, nil
+		return nil, false
+	})
 }
 
 // Fetch iterates key's windows with start in [timeFrom, timeTo] (ms), in
