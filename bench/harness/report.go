@@ -236,7 +236,7 @@ func machine() map[string]string {
 }
 
 func versions() map[string]string {
-	v := map[string]string{"go": runtime.Version(), "kafka_streams_java": "4.3.1"}
+	v := map[string]string{"go": runtime.Version(), "kafka_streams_java": "4.4.0"}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
 			if d.Path == "github.com/twmb/franz-go" {
