@@ -42,7 +42,7 @@ func SuppressUntilWindowCloses[K, V any](t Table[Windowed[K], V], opts ...Option
 	store := b.storeName(o, prefixSuppress)
 	off := false
 	o.caching = &off
-	keys, changes := t.keySerde, ChangeSerde(t.valueSerde)
+	keys, changes := t.keySerde, bufferChangeSerde[V]{t.valueSerde}
 	grace := t.window.grace
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[Windowed[K], Change[V], Windowed[K], Change[V]] {
 		return &suppressProc[K, V]{store: store, keys: keys, changes: changes, grace: grace}
