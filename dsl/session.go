@@ -47,8 +47,8 @@ func SessionWindowedBy[K, V any](g Grouped[K, V], w SessionWindows) SessionGroup
 
 // Count counts the records of each session. When a record merges
 // sessions, the merged ones are deleted from the table (a change with no
-// new value) and the new session is added. Options: StoreName, Retention,
-// InMemory, Caching, Logging; Named names the aggregating node.
+// new value) and the new session is added. Options: Named (the
+// aggregating node), StoreName, Retention, InMemory, Caching, Logging.
 func (sg SessionGrouped[K, V]) Count(opts ...Option) Table[Windowed[K], int64] {
 	return SessionAggregate(sg, func() int64 { return 0 },
 		func(_ K, _ V, agg int64) int64 { return agg + 1 },
@@ -62,7 +62,7 @@ func (sg SessionGrouped[K, V]) Count(opts ...Option) Table[Windowed[K], int64] {
 func SessionAggregate[K, V, A any](sg SessionGrouped[K, V], init func() A, add func(key K, value V, agg A) A, merge func(key K, a, b A) A, aggSerde serde.Serde[A], opts ...Option) Table[Windowed[K], A] {
 	g, w := sg.g, sg.w
 	b := g.s.b
-	o := collect(opts)
+	o := b.collect("SessionAggregate", opts, optNamed|optStore|optRetention)
 	store := b.storeName(o, prefixAggregate)
 	name := b.nodeName(o, prefixAggregate)
 	out := Table[Windowed[K], A]{b: b, node: name}
