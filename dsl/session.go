@@ -51,8 +51,8 @@ func SessionWindowedBy[K, V any](g Grouped[K, V], w SessionWindows) SessionGroup
 // session (extends it, merges sessions, or falls inside one), the sessions
 // it touched are deleted from the table first (a change with no new value,
 // carrying the old one) and the resulting session is added (a change with
-// no old value), in that order, as in Kafka Streams. Options: StoreName, Retention,
-// InMemory, Caching, Logging; Named names the aggregating node.
+// no old value), in that order, as in Kafka Streams. Options: Named (the
+// aggregating node), StoreName, Retention, InMemory, Caching, Logging.
 func (sg SessionGrouped[K, V]) Count(opts ...Option) Table[Windowed[K], int64] {
 	return SessionAggregate(sg, func() int64 { return 0 },
 		func(_ K, _ V, agg int64) int64 { return agg + 1 },
@@ -66,7 +66,7 @@ func (sg SessionGrouped[K, V]) Count(opts ...Option) Table[Windowed[K], int64] {
 func SessionAggregate[K, V, A any](sg SessionGrouped[K, V], init func() A, add func(key K, value V, agg A) A, merge func(key K, a, b A) A, aggSerde serde.Serde[A], opts ...Option) Table[Windowed[K], A] {
 	g, w := sg.g, sg.w
 	b := g.s.b
-	o := collect(opts)
+	o := b.collect("SessionAggregate", opts, optNamed|optStore|optRetention)
 	store := b.storeName(o, prefixAggregate)
 	name := b.nodeName(o, prefixAggregate)
 	out := Table[Windowed[K], A]{b: b, node: name}
