@@ -76,7 +76,12 @@ func (g Grouped[K, V]) input(store string) Stream[K, V] {
 	return in
 }
 
-// Count counts the records of each key in a table. Options: Named (the
+// Count counts the records of each key in a table. As in Kafka Streams,
+// Count, Reduce and Aggregate skip a record whose key or value is null
+// (processor.Record.Null) and count it in the dropped-records metric
+// (reason "null-key" or "null-value"); the windowed and session
+// aggregations skip null keys only, and aggregate a null value as V's zero
+// value. Options: Named (the
 // aggregating node), StoreName, InMemory, Caching, Logging.
 func (g Grouped[K, V]) Count(opts ...Option) Table[K, int64] {
 	return aggregate(g, "Count", func() int64 { return 0 },
@@ -151,6 +156,11 @@ func (p *streamAggProc[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error
 }
 
 func (p *streamAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
+	// Kafka Streams' KStreamAggregate and KStreamReduce skip a record whose
+	// key or value is null, as a dropped record.
+	if droppedNull(p.w.ctx, r.Null, true) {
+		return nil
+	}
 	old, oldTS, ok, err := p.w.get(r.Key)
 	if err != nil {
 		return err
@@ -164,6 +174,23 @@ func (p *streamAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
 }
 
 func (p *streamAggProc[K, V, A]) Close() error { return nil }
+
+// droppedNull reports whether a record with these null marks is dropped
+// by an aggregation: one with a null key always, one with a null value if
+// values too says so (KStreamAggregate and KStreamReduce; the windowed and
+// session aggregations aggregate null values). A dropped record is counted
+// with the reason "null-key" or "null-value".
+func droppedNull[K, V any](ctx processor.Context[K, V], n processor.Nulls, values bool) bool {
+	switch {
+	case n.Key():
+		ctx.Dropped("null-key")
+	case values && n.Value():
+		ctx.Dropped("null-value")
+	default:
+		return false
+	}
+	return true
+}
 
 // tableWriter writes a DSL-materialized table to its store and forwards the
 // changes: at once when the store is not cached, or as the record cache

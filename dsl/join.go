@@ -10,7 +10,10 @@ import (
 // Join joins each record of s with the current value of its key in table t
 // (Kafka Streams' KStream#join(KTable)): the result has the stream record's
 // key and timestamp and the value joiner returns. A stream record whose key
-// has no value in the table is dropped; table updates produce nothing.
+// has no value in the table is dropped; table updates produce nothing. A
+// stream record with a null key or value (processor.Record.Null) is dropped
+// and counted in the dropped-records metric (reason "null-key" or
+// "null-value"), as in Kafka Streams.
 //
 // The stream and the table must be co-partitioned: the table's topic and
 // the stream's topics need the same partition count and the same
@@ -29,7 +32,7 @@ import (
 // is the stream's; the value serde is set with WithSerdes. Options: Named
 // (the join node and the repartition topic).
 func Join[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner func(key K, value V, tableValue VT) VR, opts ...Option) Stream[K, VR] {
-	return streamTableJoin(s, t, prefixJoin, func(k K, v V, tv VT, found bool) (VR, bool) {
+	return streamTableJoin(s, t, prefixJoin, false, func(k K, v V, tv VT, found bool) (VR, bool) {
 		if !found {
 			var zero VR
 			return zero, false
@@ -41,13 +44,15 @@ func Join[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner func(key K, v
 // LeftJoin is Join that keeps stream records whose key has no value in the
 // table: joiner is called with found false and VT's zero value for them
 // (Kafka Streams' KStream#leftJoin(KTable), where the table value is null).
+// Unlike Join, it also keeps a stream record with a null key (and a value),
+// joined with no table value (KIP-962).
 func LeftJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner func(key K, value V, tableValue VT, found bool) VR, opts ...Option) Stream[K, VR] {
-	return streamTableJoin(s, t, prefixLeftJoin, func(k K, v V, tv VT, found bool) (VR, bool) {
+	return streamTableJoin(s, t, prefixLeftJoin, true, func(k K, v V, tv VT, found bool) (VR, bool) {
 		return joiner(k, v, tv, found), true
 	}, opts)
 }
 
-func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], prefix string, join func(K, V, VT, bool) (VR, bool), opts []Option) Stream[K, VR] {
+func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], prefix string, left bool, join func(K, V, VT, bool) (VR, bool), opts []Option) Stream[K, VR] {
 	b := s.b
 	op := "Join"
 	if prefix == prefixLeftJoin {
@@ -70,7 +75,7 @@ func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], prefix st
 	}
 	store := t.store
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, V, K, VR] {
-		return &streamTableJoinProc[K, V, VT, VR]{store: store, join: join}
+		return &streamTableJoinProc[K, V, VT, VR]{store: store, left: left, join: join}
 	}, in.node))
 	b.check(b.top.ConnectStores(store, name))
 	return out
@@ -79,6 +84,7 @@ func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], prefix st
 // streamTableJoinProc looks each record's key up in the table's store.
 type streamTableJoinProc[K, V, VT, VR any] struct {
 	store string
+	left  bool
 	join  func(K, V, VT, bool) (VR, bool)
 	ctx   processor.Context[K, VR]
 	table statestore.TimestampedKeyValueStore[K, VT]
@@ -94,9 +100,20 @@ func (p *streamTableJoinProc[K, V, VT, VR]) Init(ctx processor.Context[K, VR]) e
 }
 
 func (p *streamTableJoinProc[K, V, VT, VR]) Process(r processor.Record[K, V]) error {
-	tv, found, err := p.table.Get(r.Key)
-	if err != nil {
-		return err
+	// As Kafka Streams' KStreamKTableJoinProcessor: a null value never
+	// joins, and a null key joins nothing in the table, which only a left
+	// join keeps (KIP-962); the others are dropped records.
+	if r.Null.Value() || (r.Null.Key() && !p.left) {
+		droppedNull(p.ctx, r.Null, true)
+		return nil
+	}
+	var tv statestore.ValueAndTimestamp[VT]
+	found := false
+	if !r.Null.Key() {
+		var err error
+		if tv, found, err = p.table.Get(r.Key); err != nil {
+			return err
+		}
 	}
 	v, ok := p.join(r.Key, r.Value, tv.Value, found)
 	if !ok {

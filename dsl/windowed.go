@@ -184,6 +184,11 @@ func (p *windowAggProc[K, V, A]) Init(ctx processor.Context[Windowed[K], Change[
 }
 
 func (p *windowAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
+	// Kafka Streams' KStreamWindowAggregate skips null keys only: a null
+	// value is aggregated (as V's zero value here).
+	if droppedNull(p.ctx, r.Null, false) {
+		return nil
+	}
 	ts := r.Timestamp
 	if ts < 0 {
 		p.ctx.Dropped("negative-timestamp")
