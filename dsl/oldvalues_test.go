@@ -127,6 +127,30 @@ func TestTableSourceOldValues(t *testing.T) {
 	}
 }
 
+// TestTableSourceForwardsEveryTombstone: an uncached source table forwards
+// the tombstone of a key it never had as (null<-null), with old values or
+// without, and so does MapTableValues: Kafka Streams' KTableSource#process
+// forwards whatever its store's put answers, and KeyValueStoreWrapper#put
+// answers PUT_RETURN_CODE_IS_LATEST for every put into a timestamped
+// store (KTableSourceTest and KTableMapValuesTest pipe only tombstones of
+// keys the table has).
+func TestTableSourceForwardsEveryTombstone(t *testing.T) {
+	for _, sendOld := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sendOld=%v", sendOld), func(t *testing.T) {
+			b := dsl.NewBuilder()
+			table1 := dsl.NewTable(b, "topic1", serde.String(), serde.String(), dsl.Caching(false))
+			table2 := dsl.MapTableValues(table1, func(_, v string) string { return v })
+			if sendOld {
+				dsl.ChangeStream(table2)
+			}
+			d, logs := recordChanges[string](t, b, table1.Name(), table2.Name())
+			pipeStrings(t, streamstest.NewInputTopic(d, "topic1", serde.String(), serde.String()), "zz=null@1")
+			checkAndClear(t, "table1", logs[0], "zz:(null<-null)@1")
+			checkAndClear(t, "table2", logs[1], "zz:(null<-null)@1")
+		})
+	}
+}
+
 // even is KTableFilterTest's predicate.
 func even(_ string, v int32) bool { return v%2 == 0 }
 

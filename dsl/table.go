@@ -11,8 +11,11 @@ import (
 
 // Change is what flows between table nodes: the new value of a key and the
 // value it replaces (Kafka Streams' Change<V>). HasNew false means the key
-// was deleted; HasOld false means it had no value before. Table aggregations
-// use Old to retract what a key contributed before its update.
+// was deleted; HasOld false means it had no value before, or that no
+// operation downstream asked for old values (see Table), so the node did
+// not send it; a Change with neither is a deletion of a key whose old value
+// is not sent. Table aggregations use Old to retract what a key
+// contributed before its update.
 type Change[V any] struct {
 	New, Old       V
 	HasNew, HasOld bool
@@ -22,7 +25,18 @@ type Change[V any] struct {
 // V: each record is the latest value of its key, replacing the one before.
 // Tables come from topics (NewTable), streams (ToTable) and aggregations.
 // Between table nodes records carry a Change[V], so a downstream
-// re-aggregation can retract old values.
+// re-aggregation can retract old values. A node sends old values only when
+// an operation downstream needs them, as Kafka Streams decides with
+// enableSendingOldValues: GroupTableBy, SuppressUntilWindowCloses and
+// ChangeStream ask with force, which reaches up through Filter and
+// MapTableValues to the table with a store; a Filter asks without force
+// when it is added, which a source table grants only if its store was
+// named with StoreName or it was joined. Without old values, nodes skip
+// reading and decoding them.
+//
+// Any table but a suppressed one can be joined (Join, LeftJoin): a Filter
+// or MapTableValues is read through the store of the table it is computed
+// from, its predicate or mapper applied.
 //
 // Like Stream, a Table is a small value naming a node of the topology.
 type Table[K, V any] struct {
@@ -286,11 +300,16 @@ func (t Table[K, V]) ToStream(opts ...Option) Stream[K, V] {
 // ChangeStream returns the stream of the table's changes, deletions
 // included (HasNew false), with old values: it asks the table to send them
 // (forcing it, as a downstream GroupTableBy does in Kafka Streams), so the
-// table's other children get them too.
+// table's other children get them too. A change with neither value (the
+// deletion of a key the table did not have) says nothing and is dropped,
+// so every record can be written with ChangeSerde.
 func ChangeStream[K, V any](t Table[K, V], opts ...Option) Stream[K, Change[V]] {
 	t.tn.enableSendingOldValues(true)
 	name := t.b.nodeName(collect(opts), prefixTableToStream)
 	addStateless(t.b, name, t.node, func(ctx processor.Context[K, Change[V]], r processor.Record[K, Change[V]]) error {
+		if !r.Value.HasNew && !r.Value.HasOld {
+			return nil
+		}
 		return ctx.Forward(r)
 	})
 	s := Stream[K, Change[V]]{b: t.b, node: name, keySerde: t.keySerde}
