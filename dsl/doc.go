@@ -45,8 +45,11 @@
 //
 // # Tables and changes
 //
-// Between table nodes records carry a Change[V]: the new value and the old
-// one. A table re-aggregation (GroupTableBy followed by Count, Reduce or
+// Between table nodes records carry a Change[V]: the new value and, where
+// a downstream operation needs it, the old one (as in Kafka Streams, a node
+// sends old values only when GroupTableBy, suppression or ChangeStream
+// downstream asks, so a Filter not asked forwards a deletion for every
+// update it filters out). A table re-aggregation (GroupTableBy followed by Count, Reduce or
 // AggregateTable) subtracts a key's old value from its old group and adds
 // the new value to its new group, so moving a key from one group to another
 // updates both. NewTable reads values as raw bytes and deserializes them

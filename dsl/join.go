@@ -27,10 +27,13 @@ import (
 // table, so a record joins the table as it was at its timestamp as far as
 // the input allows (see max.task.idle.ms).
 //
-// t must be materialized in a store: a table from NewTable, ToTable or an
-// aggregation (a Filter or MapValues of one is not). The result's key serde
-// is the stream's; the value serde is set with WithSerdes. Options: Named
-// (the join node and the repartition topic).
+// t can be any table but a suppressed one: a table with a store (NewTable,
+// ToTable, an aggregation) is read from it, and a Filter or
+// MapTableValues of one through that store with its predicate or mapper
+// applied, as Kafka Streams' value getters do. The join node is connected
+// to the store. The result's key serde is the stream's; the value serde is
+// set with WithSerdes. Options: Named (the join node and the repartition
+// topic).
 func Join[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner func(key K, value V, tableValue VT) VR, opts ...Option) Stream[K, VR] {
 	return streamTableJoin(s, t, prefixJoin, false, func(k K, v V, tv VT, found bool) (VR, bool) {
 		if !found {
@@ -60,7 +63,7 @@ func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], prefix st
 	}
 	o := b.collect(op, opts, optNamed)
 	in := s
-	if s.keyChanged && t.b == b && t.store != "" {
+	if s.keyChanged && t.b == b && t.view != nil {
 		in = joinRepartition(s, o.name)
 	}
 	name := b.nodeName(o, prefix)
@@ -69,33 +72,36 @@ func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], prefix st
 		b.fail(fmt.Errorf("%w: join %s: the stream and the table come from different builders", processor.ErrInvalidTopology, name))
 		return out
 	}
-	if t.store == "" {
-		b.fail(fmt.Errorf("%w: join %s: table %s is not materialized in a store; join a table from NewTable, ToTable or an aggregation", processor.ErrInvalidTopology, name, t.node))
+	if t.view == nil {
+		b.fail(fmt.Errorf("%w: join %s: table %s cannot be read by key (a suppressed table cannot be joined)", processor.ErrInvalidTopology, name, t.node))
 		return out
 	}
-	store := t.store
+	view := t.view()
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, V, K, VR] {
-		return &streamTableJoinProc[K, V, VT, VR]{store: store, left: left, join: join}
+		return &streamTableJoinProc[K, V, VT, VR]{view: view, left: left, join: join}
 	}, in.node))
-	b.check(b.top.ConnectStores(store, name))
+	for _, store := range view.stores {
+		b.check(b.top.ConnectStores(store, name))
+	}
 	return out
 }
 
-// streamTableJoinProc looks each record's key up in the table's store.
+// streamTableJoinProc looks each record's key up in the table through its
+// value getter (KStreamKTableJoinProcessor).
 type streamTableJoinProc[K, V, VT, VR any] struct {
-	store string
+	view  tableView[K, VT]
 	left  bool
 	join  func(K, V, VT, bool) (VR, bool)
 	ctx   processor.Context[K, VR]
-	table statestore.TimestampedKeyValueStore[K, VT]
+	table valueGetter[K, VT]
 }
 
 func (p *streamTableJoinProc[K, V, VT, VR]) Init(ctx processor.Context[K, VR]) error {
-	s, err := processor.GetStore[statestore.TimestampedKeyValueStore[K, VT]](ctx, p.store)
+	g, err := p.view.open(ctx)
 	if err != nil {
 		return err
 	}
-	p.ctx, p.table = ctx, s
+	p.ctx, p.table = ctx, g
 	return nil
 }
 
@@ -111,7 +117,7 @@ func (p *streamTableJoinProc[K, V, VT, VR]) Process(r processor.Record[K, V]) er
 	found := false
 	if !r.Null.Key() {
 		var err error
-		if tv, found, err = p.table.Get(r.Key); err != nil {
+		if tv, found, err = p.table.get(r.Key); err != nil {
 			return err
 		}
 	}
