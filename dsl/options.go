@@ -97,9 +97,13 @@ func (b *Builder) collect(op string, opts []Option, allowed optKind) *options {
 }
 
 // Named names the processor node an operation adds, instead of a generated
-// KSTREAM-...-0000000007 name (Kafka Streams' Named.as). For sources it names
-// the source node; for Split it is the prefix of the branch names; for a
-// grouping it names the repartition topic (Kafka Streams' Grouped.as).
+// KSTREAM-...-0000000007 name (Kafka Streams' Named.as). For NewStream it
+// names the source node (Consumed.as); for NewTable the KTABLE-SOURCE node,
+// the source being <name>-source; for Split the split node, which is also
+// the prefix of the branch names; for a grouping (GroupByKey, GroupBy,
+// GroupTableBy) the repartition topic, and for GroupBy and GroupTableBy
+// the key-selecting node (Grouped.as); for Repartition the topic; for
+// Join and LeftJoin the join node and its repartition topic (Joined.as).
 func Named(name string) Option { return opt{optNamed, func(o *options) { o.name = name }} }
 
 // StoreName names the store an aggregation or table materializes (Kafka
