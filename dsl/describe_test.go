@@ -3,6 +3,7 @@ package dsl_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -259,6 +260,29 @@ var kafkaDescribeCases = []struct {
 		dsl.Join(r, t, func(_, v, _ string) string { return v }).To("out")
 		dsl.LeftJoin(r, t, func(_, v, _ string, _ bool) string { return v }).To("out")
 		r.GroupByKey().Count().ToStream().To("out")
+	}},
+	// Larger sub-topologies, where the arrows' order is not sorted: a
+	// fan-out of different depths with merges, and more than 24 nodes.
+	{"fanout", func(b *dsl.Builder) {
+		s := source(b)
+		s.Filter(keep).To("o1")
+		dsl.MapValues(dsl.MapValues(s, same).Filter(keep), same).To("o2")
+		s.Peek(func(string, string) {}).To("o3")
+		m := dsl.SelectKey(s, value).WithSerdes(serde.String(), serde.String())
+		m.Merge(dsl.MapValues(s, same)).Merge(s.FilterNot(drop)).GroupByKey().Count().ToStream().To("o4")
+		dsl.FlatMapValues(s, func(v string) []string { return []string{v} }).To("o5")
+		dsl.MapValues(dsl.MapValues(dsl.MapValues(dsl.MapValues(s, same), same), same), same).To("o6")
+	}},
+	{"wide", func(b *dsl.Builder) {
+		s := dsl.NewStream(b, []string{"a", "b", "c", "d", "e"}, serde.String(), serde.String())
+		for i := range 9 {
+			dsl.MapValues(s.Filter(keep), same).To("out" + strconv.Itoa(i))
+		}
+		sp := s.Split()
+		for range 4 {
+			sp.Branch("", keep)
+		}
+		sp.Default("")
 	}},
 }
 

@@ -202,6 +202,26 @@ public class Describe {
     });
     c("table_reaggregation", b -> b.<String, String>table("user-regions").groupBy((u, r) -> KeyValue.pair(r, u)).count()
       .toStream().to("users-per-region"));
+    // Larger sub-topologies: fan-out of different depths, merges, more
+    // than 24 nodes (a HashMap of 64 buckets).
+    c("fanout", b -> {
+      KStream<String, String> s = b.stream("in");
+      s.filter((k, v) -> true).to("o1");
+      s.mapValues(v -> v).filter((k, v) -> true).mapValues(v -> v).to("o2");
+      s.peek((k, v) -> {}).to("o3");
+      KStream<String, String> m = s.selectKey((k, v) -> v);
+      m.merge(s.mapValues(v -> v)).merge(s.filterNot((k, v) -> false)).groupByKey().count().toStream().to("o4");
+      s.flatMapValues(v -> List.of(v)).to("o5");
+      s.mapValues(v -> v).mapValues(v -> v).mapValues(v -> v).mapValues(v -> v).to("o6");
+    });
+    c("wide", b -> {
+      KStream<String, String> s = b.stream(List.of("a", "b", "c", "d", "e"));
+      for (int i = 0; i < 9; i++) {
+        s.filter((k, v) -> true).mapValues(v -> v).to("out" + i);
+      }
+      s.split().branch((k, v) -> true).branch((k, v) -> true).branch((k, v) -> true).branch((k, v) -> true)
+        .defaultBranch();
+    });
     String dir = args.length > 0 ? args[0] : ".";
     for (Map.Entry<String, Consumer<StreamsBuilder>> e : cases.entrySet()) {
       StreamsBuilder b = new StreamsBuilder();
