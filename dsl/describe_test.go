@@ -3,7 +3,9 @@ package dsl_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -316,5 +318,102 @@ func kafkaGolden(t *testing.T, name, got string) {
 	must(t, err)
 	if got != string(want) {
 		t.Errorf("Describe() differs from Kafka Streams' (testdata/kafka/%s.txt):\n--- got\n%s--- want\n%s", name, got, want)
+	}
+}
+
+// nodeNames returns the names of the nodes Describe lists, sorted.
+func nodeNames(t *testing.T, b *dsl.Builder) []string {
+	t.Helper()
+	top, err := b.Build()
+	must(t, err)
+	var names []string
+	for _, line := range strings.Split(top.Describe(), "\n") {
+		line = strings.TrimSpace(line)
+		for _, kind := range []string{"Source: ", "Processor: ", "Sink: "} {
+			if rest, ok := strings.CutPrefix(line, kind); ok {
+				names = append(names, rest[:strings.Index(rest, " (")])
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// TestNamesAsStreamsBuilderTest ports the naming tests of Kafka's
+// StreamsBuilderTest (shouldUseSpecifiedNameFor...): the nodes a program
+// has, named and generated. Java lists them in build order; they are
+// compared here as sets.
+func TestNamesAsStreamsBuilderTest(t *testing.T) {
+	const op = "stream-operation"
+	str := serde.String()
+	stream := func(b *dsl.Builder, topic string, opts ...dsl.Option) dsl.Stream[string, string] {
+		return dsl.NewStream(b, []string{topic}, str, str, opts...)
+	}
+	cases := []struct {
+		test  string
+		build func(b *dsl.Builder)
+		want  []string
+	}{
+		{"shouldUseSpecifiedNameForStreamSourceProcessor", func(b *dsl.Builder) {
+			stream(b, "stream-topic", dsl.Named("source-node"))
+			stream(b, "stream-topic-two")
+		}, []string{"source-node", "KSTREAM-SOURCE-0000000001"}},
+		{"shouldUseSpecifiedNameForTableSourceProcessor", func(b *dsl.Builder) {
+			dsl.NewTable(b, "stream-topic", str, str, dsl.Named("source-node"))
+			dsl.NewTable(b, "stream-topic-two", str, str)
+		}, []string{"source-node-source", "source-node", "KSTREAM-SOURCE-0000000004", "KTABLE-SOURCE-0000000005"}},
+		{"shouldUseSpecifiedNameForSinkProcessor", func(b *dsl.Builder) {
+			s := stream(b, "stream-topic")
+			s.To("stream-topic-two", dsl.Named("sink-processor"))
+			s.To("stream-topic-two")
+		}, []string{"KSTREAM-SOURCE-0000000000", "sink-processor", "KSTREAM-SINK-0000000002"}},
+		{"shouldUseSpecifiedNameForMapOperation", func(b *dsl.Builder) {
+			dsl.Map(stream(b, "stream-topic"), swap, dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000000", op}},
+		{"shouldUseSpecifiedNameForMapValuesOperation", func(b *dsl.Builder) {
+			dsl.MapValues(stream(b, "stream-topic"), same, dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000000", op}},
+		{"shouldUseSpecifiedNameForFilterOperation", func(b *dsl.Builder) {
+			stream(b, "stream-topic").Filter(keep, dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000000", op}},
+		{"shouldUseSpecifiedNameForForEachOperation", func(b *dsl.Builder) {
+			stream(b, "stream-topic").Foreach(func(string, string) {}, dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000000", op}},
+		{"shouldUseSpecifiedNameForSplitOperation", func(b *dsl.Builder) {
+			sp := stream(b, "stream-topic").Split(dsl.Named("branch-processor"))
+			sp.Branch("-1", keep)
+			sp.Branch("-2", drop)
+		}, []string{"KSTREAM-SOURCE-0000000000", "branch-processor", "branch-processor-1", "branch-processor-2"}},
+		{"shouldUseSpecifiedNameForJoinOperationBetweenKStreamAndKTable", func(b *dsl.Builder) {
+			dsl.Join(stream(b, "stream-topic"), dsl.NewTable(b, "table-topic", str, str), func(_, v, _ string) string { return v }, dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000000", "KSTREAM-SOURCE-0000000002", "KTABLE-SOURCE-0000000003", op}},
+		{"shouldUseSpecifiedNameForLeftJoinOperationBetweenKStreamAndKTable", func(b *dsl.Builder) {
+			dsl.LeftJoin(stream(b, "stream-topic"), dsl.NewTable(b, "stream-topic-two", str, str),
+				func(_, v, _ string, _ bool) string { return v }, dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000000", "KSTREAM-SOURCE-0000000002", "KTABLE-SOURCE-0000000003", op}},
+		{"shouldUseSpecifiedNameForMergeOperation", func(b *dsl.Builder) {
+			stream(b, "topic-1").Merge(stream(b, "topic-2"), dsl.Named("merge-processor"))
+		}, []string{"KSTREAM-SOURCE-0000000000", "KSTREAM-SOURCE-0000000001", "merge-processor"}},
+		{"shouldUseSpecifiedNameForProcessOperation", func(b *dsl.Builder) {
+			dsl.Process(stream(b, "stream-topic"), processor.Func(func(processor.Context[string, string], processor.Record[string, string]) error { return nil }),
+				dsl.Named("test-processor"))
+		}, []string{"KSTREAM-SOURCE-0000000000", "test-processor"}},
+		{"shouldUseSpecifiedNameForToStream", func(b *dsl.Builder) {
+			dsl.NewTable(b, "stream-topic", str, str).ToStream(dsl.Named("to-stream"))
+		}, []string{"KSTREAM-SOURCE-0000000001", "KTABLE-SOURCE-0000000002", "to-stream"}},
+		{"shouldUseSpecifiedNameForAggregateOperationGivenTable", func(b *dsl.Builder) {
+			dsl.GroupTableBy(dsl.NewTable(b, "stream-topic", str, str), pair, str, str, dsl.Named("group-operation")).
+				Count(dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000001", "KTABLE-SOURCE-0000000002", "group-operation", op + "-sink", op + "-source", op}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.test, func(t *testing.T) {
+			b := dsl.NewBuilder()
+			tc.build(b)
+			want := slices.Sorted(slices.Values(tc.want))
+			if got := nodeNames(t, b); !slices.Equal(got, want) {
+				t.Errorf("nodes %v, want %v", got, want)
+			}
+		})
 	}
 }
