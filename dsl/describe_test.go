@@ -1,6 +1,7 @@
 package dsl_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/serde"
 	"github.com/sluicestreams/sluice/statestore"
+	"github.com/sluicestreams/sluice/streamstest"
 )
 
 // kafkaDescribeCases are DSL programs whose Describe() must be Kafka
@@ -415,5 +417,55 @@ func TestNamesAsStreamsBuilderTest(t *testing.T) {
 				t.Errorf("nodes %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// TestSharedRepartitionsCarryEveryRecord: the joins sharing a re-keyed
+// stream's repartition and the aggregations sharing a named grouping's
+// each get every record (the sharing is Kafka Streams' naming, not a
+// change of what is computed).
+func TestSharedRepartitionsCarryEveryRecord(t *testing.T) {
+	str := serde.String()
+	b := dsl.NewBuilder()
+	s := dsl.NewStream(b, []string{"in"}, str, str)
+	tbl := dsl.NewTable(b, "t", str, str)
+	r := dsl.SelectKey(s, value)
+	dsl.Join(r, tbl, func(k, v, tv string) string { return "j:" + tv }).To("joined")
+	dsl.LeftJoin(r, tbl, func(k, v, tv string, found bool) string { return fmt.Sprint("l:", found) }).To("left")
+	g := dsl.SelectKey(s, value).GroupByKey(dsl.Named("g"))
+	g.Count(dsl.Caching(false)).ToStream().WithSerdes(str, serde.Int64()).To("counts")
+	g.Reduce(func(a, v string) string { return a + v }, dsl.Caching(false)).ToStream().To("reduced")
+	d := buildDriver(t, b, streamstest.Config{})
+	must(t, streamstest.NewInputTopic(d, "t", str, str).PipeAt("x", "X", 0))
+	in := streamstest.NewInputTopic(d, "in", str, str)
+	must(t, in.PipeAt("a", "x", 1))
+	must(t, in.PipeAt("b", "y", 2))
+	must(t, in.PipeAt("c", "x", 3))
+	read := func(topic string) string {
+		recs, err := streamstest.NewOutputTopic(d, topic, str, str).ReadRecords()
+		must(t, err)
+		var out []string
+		for _, r := range recs {
+			out = append(out, r.Key+"="+r.Value)
+		}
+		return strings.Join(out, " ")
+	}
+	counts, err := streamstest.NewOutputTopic(d, "counts", str, serde.Int64()).ReadRecords()
+	must(t, err)
+	var cs []string
+	for _, r := range counts {
+		cs = append(cs, fmt.Sprintf("%s=%d", r.Key, r.Value))
+	}
+	for topic, want := range map[string]string{
+		"joined":  "x=j:X x=j:X",
+		"left":    "x=l:true y=l:false x=l:true",
+		"reduced": "x=x y=y x=xx",
+	} {
+		if got := read(topic); got != want {
+			t.Errorf("%s: %q, want %q", topic, got, want)
+		}
+	}
+	if got := strings.Join(cs, " "); got != "x=1 y=1 x=2" {
+		t.Errorf("counts: %q, want x=1 y=1 x=2", got)
 	}
 }
