@@ -39,6 +39,29 @@ var kafkaDescribeCases = []struct {
 		dsl.NewStream(b, []string{"input-topic"}, serde.String(), serde.String()).GroupByKey().
 			Count(dsl.StoreName("count-store"), dsl.InMemory())
 	}},
+	// TopologyTest.kGroupedStreamAnonymousMaterializedCountShouldPreserveTopologyStructure:
+	// a store option without a StoreName is Java's count(Materialized)
+	// naming no store, which takes an extra index.
+	{"kGroupedStreamAnonymousMaterializedCount", func(b *dsl.Builder) {
+		dsl.NewStream(b, []string{"input-topic"}, serde.String(), serde.String()).GroupByKey().Count(dsl.Logging(true))
+	}},
+	// TopologyTest.timeWindowAnonymousMaterializedCountShouldPreserveTopologyStructure
+	{"timeWindowAnonymousMaterializedCount", func(b *dsl.Builder) {
+		g := dsl.NewStream(b, []string{"input-topic"}, serde.String(), serde.String()).GroupByKey()
+		dsl.WindowedBy(g, dsl.TumblingWindows(time.Millisecond, 0)).Count(dsl.Logging(true))
+	}},
+	// TopologyTest.sessionWindowAnonymousMaterializedCountShouldPreserveTopologyStructure
+	{"sessionWindowAnonymousMaterializedCount", func(b *dsl.Builder) {
+		g := dsl.NewStream(b, []string{"input-topic"}, serde.String(), serde.String()).GroupByKey()
+		dsl.SessionWindowedBy(g, dsl.SessionWindowsWithGap(time.Millisecond, 0)).Count(dsl.Logging(true))
+	}},
+	// TopologyTest.tableAnonymousMaterializedCountShouldPreserveTopologyStructure:
+	// no extra index for a table's count.
+	{"tableAnonymousMaterializedCount", func(b *dsl.Builder) {
+		t := dsl.NewTable(b, "input-topic", serde.String(), serde.String())
+		dsl.GroupTableBy(t, func(string, string) (string, string) { return "", "" }, serde.String(), serde.String()).
+			Count(dsl.Logging(true))
+	}},
 	// TopologyTest.timeWindowZeroArgCountShouldPreserveTopologyStructure
 	{"timeWindowZeroArgCount", func(b *dsl.Builder) {
 		g := dsl.NewStream(b, []string{"input-topic"}, serde.String(), serde.String()).GroupByKey()

@@ -27,8 +27,9 @@
 // (KSTREAM-FILTER-0000000003, KSTREAM-AGGREGATE-STATE-STORE-0000000004),
 // taken where and in the order Kafka Streams 4.4 takes them: a named
 // operation takes its index all the same (but not a named Process,
-// Repartition or suppression, nor a StoreName), and a repartition takes
-// three. So a program written the same way as in Java gets the same node,
+// Repartition or suppression, nor a StoreName), a repartition takes
+// three, and a Count given store options but no StoreName takes one more,
+// as Kafka's count(Materialized) does. So a program written the same way as in Java gets the same node,
 // store and internal topic names, and Topology.Describe gives the same text
 // as Kafka Streams' describe().
 //

@@ -96,6 +96,23 @@ func (b *Builder) collect(op string, opts []Option, allowed optKind) *options {
 	return o
 }
 
+// countIndex takes the extra index that Kafka Streams' count(Materialized)
+// takes when the Materialized names no store, for compatibility with its
+// older releases (KGroupedStreamImpl, TimeWindowedKStreamImpl and
+// SessionWindowedKStreamImpl.count): Count with store options but no
+// StoreName is that call. Errors in opts are left to the aggregation.
+func (b *Builder) countIndex(opts []Option) {
+	o := &options{}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(o)
+		}
+	}
+	if o.given&(optStore|optRetention) != 0 && o.storeName == "" {
+		b.nextIndex()
+	}
+}
+
 // Named names the processor node an operation adds, instead of a generated
 // KSTREAM-...-0000000007 name (Kafka Streams' Named.as). For NewStream it
 // names the source node (Consumed.as); for NewTable the KTABLE-SOURCE node,

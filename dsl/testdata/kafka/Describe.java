@@ -1,6 +1,7 @@
 import java.time.Duration;
 import java.util.*;
 import java.util.function.Consumer;
+import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.*;
 import org.apache.kafka.streams.kstream.*;
@@ -181,6 +182,14 @@ public class Describe {
     c("tableZeroArgCount", b -> b.table("input-topic").groupBy((k, v) -> null).count());
     c("tableNamedMaterializedCount", b -> b.table("input-topic").groupBy((k, v) -> null)
       .count(Materialized.<Object, Long, KeyValueStore<Bytes, byte[]>>as("count-store").withStoreType(Materialized.StoreType.IN_MEMORY)));
+    c("kGroupedStreamAnonymousMaterializedCount", b -> b.stream("input-topic").groupByKey()
+      .count(Materialized.<Object, Long, KeyValueStore<Bytes, byte[]>>with(null, Serdes.Long()).withStoreType(Materialized.StoreType.ROCKS_DB)));
+    c("timeWindowAnonymousMaterializedCount", b -> b.stream("input-topic").groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofMillis(1)))
+      .count(Materialized.<Object, Long, WindowStore<Bytes, byte[]>>with(null, Serdes.Long()).withStoreType(Materialized.StoreType.ROCKS_DB)));
+    c("sessionWindowAnonymousMaterializedCount", b -> b.stream("input-topic").groupByKey().windowedBy(SessionWindows.ofInactivityGapWithNoGrace(Duration.ofMillis(1)))
+      .count(Materialized.<Object, Long, SessionStore<Bytes, byte[]>>with(null, Serdes.Long()).withStoreType(Materialized.StoreType.ROCKS_DB)));
+    c("tableAnonymousMaterializedCount", b -> b.table("input-topic").groupBy((k, v) -> null)
+      .count(Materialized.<Object, Long, KeyValueStore<Bytes, byte[]>>with(null, Serdes.Long()).withStoreType(Materialized.StoreType.ROCKS_DB)));
     c("named_grouping_twice", b -> {
       KGroupedStream<String, String> g = b.<String, String>stream("in").selectKey((k, v) -> v).groupByKey(Grouped.as("g"));
       g.count().toStream().to("out");
