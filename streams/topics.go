@@ -220,7 +220,7 @@ func (a *App) repartitionTopicConfig() map[string]string {
 // windowed store's retention.ms is its retention plus the additional
 // retention unless its own config sets retention.ms.
 func (a *App) changelogTopicConfig(spec statestore.Spec) map[string]string {
-	windowed := spec.Kind == statestore.KindWindow || spec.Kind == statestore.KindSession
+	windowed := spec.Kind == statestore.KindWindow || spec.Kind == statestore.KindTimestampedWindow || spec.Kind == statestore.KindSession
 	cfg := map[string]string{"message.timestamp.type": timestampTypeCreateTime, "cleanup.policy": "compact"}
 	if windowed {
 		cfg["cleanup.policy"] = "compact,delete"
