@@ -379,3 +379,52 @@ func BenchmarkWordCountFlush(b *testing.B) {
 		})
 	}
 }
+
+// TestGroupTableByKeepsKey follows KTableAggregateTest#
+// testShouldNotSendTransientStateIfNotUpgrading: when an update maps to the
+// same group key, KTableRepartitionMap sends one change with both values
+// (ChangedSerializer's format 2), so the count never shows the transient
+// 0; and #testRemoveOldBeforeAddNew: when the group key changes, the old
+// value is retracted before the new one is added.
+func TestGroupTableByKeepsKey(t *testing.T) {
+	t.Run("same key", func(t *testing.T) {
+		b := dsl.NewBuilder()
+		dsl.GroupTableBy(dsl.NewTable(b, "in", serde.String(), serde.String()),
+			func(k, v string) (string, string) { return k, v }, serde.String(), serde.String()).
+			Count(dsl.Caching(false)).ToStream().To("out")
+		d := buildDriver(t, b, streamstest.Config{})
+		in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+		pipeStrings(t, in, "1=@8", "1=@9")
+		recs, err := streamstest.NewOutputTopic(d, "out", serde.String(), serde.Int64()).ReadRecords()
+		must(t, err)
+		var got []string
+		for _, r := range recs {
+			got = append(got, fmt.Sprintf("%s:%d@%d", r.Key, r.Value, r.Timestamp))
+		}
+		if want := []string{"1:1@8", "1:1@9"}; !slices.Equal(got, want) {
+			t.Errorf("counts %q, want %q", got, want)
+		}
+	})
+	t.Run("remove old before add new", func(t *testing.T) {
+		b := dsl.NewBuilder()
+		dsl.AggregateTable(
+			dsl.GroupTableBy(dsl.NewTable(b, "in", serde.String(), serde.String()),
+				func(k, _ string) (string, string) { return k[:1], k[1:2] }, serde.String(), serde.String()),
+			func() string { return "" },
+			func(_, v, agg string) string { return agg + v },
+			func(_, v, agg string) string { return strings.ReplaceAll(agg, v, "") },
+			serde.String(), dsl.StoreName("someStore"), dsl.Caching(false)).ToStream().To("out")
+		d := buildDriver(t, b, streamstest.Config{})
+		in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+		pipeStrings(t, in, "11=A@10", "12=B@8", "11=null@12", "12=C@6")
+		recs, err := streamstest.NewOutputTopic(d, "out", serde.String(), serde.String()).ReadRecords()
+		must(t, err)
+		var got []string
+		for _, r := range recs {
+			got = append(got, fmt.Sprintf("%s:%s@%d", r.Key, r.Value, r.Timestamp))
+		}
+		if want := []string{"1:1@10", "1:12@10", "1:2@12", "1:2@12"}; !slices.Equal(got, want) {
+			t.Errorf("aggregates %q, want %q", got, want)
+		}
+	})
+}
