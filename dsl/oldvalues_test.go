@@ -221,6 +221,16 @@ func TestTableFilterOldValues(t *testing.T) {
 			table1 := dsl.NewTable(b, "topic1", serde.String(), serde.Int32(), dsl.Caching(false), dsl.StoreName("store2"))
 			return table1, table1.Filter(even)
 		}, true},
+		{"joined upstream", func(b *dsl.Builder) (dsl.Table[string, int32], dsl.Table[string, int32]) {
+			// A join reads the table through its value getter, which
+			// materializes a source table (KTableImpl#valueGetterSupplier
+			// calls KTableSource#materialize), so a filter added later gets
+			// old values.
+			table1 := dsl.NewTable(b, "topic1", serde.String(), serde.Int32(), dsl.Caching(false))
+			dsl.Join(dsl.NewStream(b, []string{"probe"}, serde.String(), serde.String()), table1,
+				func(_, v string, _ int32) string { return v }).To("joined")
+			return table1, table1.Filter(even)
+		}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
