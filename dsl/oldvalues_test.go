@@ -221,6 +221,16 @@ func TestTableFilterOldValues(t *testing.T) {
 			table1 := dsl.NewTable(b, "topic1", serde.String(), serde.Int32(), dsl.Caching(false), dsl.StoreName("store2"))
 			return table1, table1.Filter(even)
 		}, true},
+		{"joined upstream", func(b *dsl.Builder) (dsl.Table[string, int32], dsl.Table[string, int32]) {
+			// A join reads the table through its value getter, which
+			// materializes a source table (KTableImpl#valueGetterSupplier
+			// calls KTableSource#materialize), so a filter added later gets
+			// old values.
+			table1 := dsl.NewTable(b, "topic1", serde.String(), serde.Int32(), dsl.Caching(false))
+			dsl.Join(dsl.NewStream(b, []string{"probe"}, serde.String(), serde.String()), table1,
+				func(_, v string, _ int32) string { return v }).To("joined")
+			return table1, table1.Filter(even)
+		}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -334,8 +344,9 @@ func TestAggregationOldValues(t *testing.T) {
 
 // BenchmarkWordCountFlush times the commits of the cached word count,
 // which flush the count store's cache downstream, with the count table
-// sending old values (a ChangeStream asks for them) and without (another
-// ToStream in its place, so both tables have two children). Without old
+// sending old values (a ChangeStream asks for them) and without (a
+// MapTableValues, which asks for nothing, in its place, so both tables have
+// two children). Without old
 // values the flush neither reads the replaced counts from the store nor
 // decodes them. records/s counts flushed input lines (1000 lines of 8
 // words per commit; the piping is not timed).
@@ -347,11 +358,11 @@ func BenchmarkWordCountFlush(b *testing.B) {
 			ls := dsl.NewStream(bl, []string{"in"}, serde.String(), serde.String())
 			counts := dsl.GroupBy(dsl.FlatMapValues(ls, words), func(_, w string) string { return w }, serde.String()).
 				Count(dsl.StoreName("counts"))
-			counts.ToStream().To("out")
+			counts.To("out")
 			if sendOld {
 				dsl.ChangeStream(counts)
 			} else {
-				counts.ToStream()
+				dsl.MapTableValues(counts, func(_ string, n int64) int64 { return n })
 			}
 			top, err := bl.Build()
 			must(b, err)
@@ -378,4 +389,53 @@ func BenchmarkWordCountFlush(b *testing.B) {
 			b.ReportMetric(float64(b.N*perCommit)/b.Elapsed().Seconds(), "records/s")
 		})
 	}
+}
+
+// TestGroupTableByKeepsKey follows KTableAggregateTest#
+// testShouldNotSendTransientStateIfNotUpgrading: when an update maps to the
+// same group key, KTableRepartitionMap sends one change with both values
+// (ChangedSerializer's format 2), so the count never shows the transient
+// 0; and #testRemoveOldBeforeAddNew: when the group key changes, the old
+// value is retracted before the new one is added.
+func TestGroupTableByKeepsKey(t *testing.T) {
+	t.Run("same key", func(t *testing.T) {
+		b := dsl.NewBuilder()
+		dsl.GroupTableBy(dsl.NewTable(b, "in", serde.String(), serde.String()),
+			func(k, v string) (string, string) { return k, v }, serde.String(), serde.String()).
+			Count(dsl.Caching(false)).To("out")
+		d := buildDriver(t, b, streamstest.Config{})
+		in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+		pipeStrings(t, in, "1=@8", "1=@9")
+		recs, err := streamstest.NewOutputTopic(d, "out", serde.String(), serde.Int64()).ReadRecords()
+		must(t, err)
+		var got []string
+		for _, r := range recs {
+			got = append(got, fmt.Sprintf("%s:%d@%d", r.Key, r.Value, r.Timestamp))
+		}
+		if want := []string{"1:1@8", "1:1@9"}; !slices.Equal(got, want) {
+			t.Errorf("counts %q, want %q", got, want)
+		}
+	})
+	t.Run("remove old before add new", func(t *testing.T) {
+		b := dsl.NewBuilder()
+		dsl.AggregateTable(
+			dsl.GroupTableBy(dsl.NewTable(b, "in", serde.String(), serde.String()),
+				func(k, _ string) (string, string) { return k[:1], k[1:2] }, serde.String(), serde.String()),
+			func() string { return "" },
+			func(_, v, agg string) string { return agg + v },
+			func(_, v, agg string) string { return strings.ReplaceAll(agg, v, "") },
+			serde.String(), dsl.StoreName("someStore"), dsl.Caching(false)).To("out")
+		d := buildDriver(t, b, streamstest.Config{})
+		in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+		pipeStrings(t, in, "11=A@10", "12=B@8", "11=null@12", "12=C@6")
+		recs, err := streamstest.NewOutputTopic(d, "out", serde.String(), serde.String()).ReadRecords()
+		must(t, err)
+		var got []string
+		for _, r := range recs {
+			got = append(got, fmt.Sprintf("%s:%s@%d", r.Key, r.Value, r.Timestamp))
+		}
+		if want := []string{"1:1@10", "1:12@10", "1:2@12", "1:2@12"}; !slices.Equal(got, want) {
+			t.Errorf("aggregates %q, want %q", got, want)
+		}
+	})
 }
