@@ -84,7 +84,7 @@ func (g Grouped[K, V]) input(store string) Stream[K, V] {
 // value. Options: Named (the
 // aggregating node), StoreName, InMemory, Caching, Logging.
 func (g Grouped[K, V]) Count(opts ...Option) Table[K, int64] {
-	g.s.b.countIndex(opts)
+	g.s.b.countIndex("Count", opts, optNamed|optStore)
 	return aggregate(g, "Count", func() int64 { return 0 },
 		func(_ K, _ V, agg int64) int64 { return agg + 1 }, serde.Int64(), opts)
 }

@@ -96,18 +96,14 @@ func (b *Builder) collect(op string, opts []Option, allowed optKind) *options {
 	return o
 }
 
-// countIndex takes the extra index that Kafka Streams' count(Materialized)
-// takes when the Materialized names no store, for compatibility with its
-// older releases (KGroupedStreamImpl, TimeWindowedKStreamImpl and
+// countIndex checks opts for the Count op, which takes allowed, and takes
+// the extra index that Kafka Streams' count(Materialized) takes when the
+// Materialized names no store, for compatibility with its older releases
+// (KGroupedStreamImpl, TimeWindowedKStreamImpl and
 // SessionWindowedKStreamImpl.count): Count with store options but no
-// StoreName is that call. Errors in opts are left to the aggregation.
-func (b *Builder) countIndex(opts []Option) {
-	o := &options{}
-	for _, opt := range opts {
-		if opt != nil {
-			opt.apply(o)
-		}
-	}
+// StoreName is that call.
+func (b *Builder) countIndex(op string, opts []Option, allowed optKind) {
+	o := b.collect(op, opts, allowed)
 	if o.given&(optStore|optRetention) != 0 && o.storeName == "" {
 		b.nextIndex()
 	}

@@ -62,15 +62,23 @@ func TestOptionThatDoesNotApply(t *testing.T) {
 		{"dsl: Aggregate: option WithStores does not apply", func(b *dsl.Builder, o dsl.Option) {
 			dsl.Aggregate(source(b).GroupByKey(), func() string { return "" }, func(_, _, a string) string { return a }, str, o)
 		}, dsl.WithStores("s")},
-		{"dsl: WindowedAggregate: option Partitions does not apply", func(b *dsl.Builder, o dsl.Option) {
+		{"dsl: WindowedGrouped.Count: option Partitions does not apply", func(b *dsl.Builder, o dsl.Option) {
 			dsl.WindowedBy(source(b).GroupByKey(), tumbling).Count(o)
 		}, dsl.Partitions(2)},
+		{"dsl: WindowedAggregate: option WithStores does not apply", func(b *dsl.Builder, o dsl.Option) {
+			dsl.WindowedAggregate(dsl.WindowedBy(source(b).GroupByKey(), tumbling), func() string { return "" },
+				func(_, _, a string) string { return a }, str, o)
+		}, dsl.WithStores("s")},
 		{"dsl: WindowedGrouped.Reduce: option WithOffsetReset does not apply", func(b *dsl.Builder, o dsl.Option) {
 			dsl.WindowedBy(source(b).GroupByKey(), tumbling).Reduce(func(a, _ string) string { return a }, o)
 		}, dsl.WithOffsetReset(processor.ResetLatest)},
-		{"dsl: SessionAggregate: option Partitions does not apply", func(b *dsl.Builder, o dsl.Option) {
+		{"dsl: SessionGrouped.Count: option Partitions does not apply", func(b *dsl.Builder, o dsl.Option) {
 			dsl.SessionWindowedBy(source(b).GroupByKey(), sessions).Count(o)
 		}, dsl.Partitions(2)},
+		{"dsl: SessionAggregate: option WithStores does not apply", func(b *dsl.Builder, o dsl.Option) {
+			dsl.SessionAggregate(dsl.SessionWindowedBy(source(b).GroupByKey(), sessions), func() string { return "" },
+				func(_, _, a string) string { return a }, func(_, a, _ string) string { return a }, str, o)
+		}, dsl.WithStores("s")},
 		{"dsl: SuppressUntilWindowCloses: option Caching does not apply", func(b *dsl.Builder, o dsl.Option) {
 			dsl.SuppressUntilWindowCloses(windowed(b), o)
 		}, dsl.Caching(true)},

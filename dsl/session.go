@@ -54,7 +54,7 @@ func SessionWindowedBy[K, V any](g Grouped[K, V], w SessionWindows) SessionGroup
 // no old value), in that order, as in Kafka Streams. Options: Named (the
 // aggregating node), StoreName, Retention, InMemory, Caching, Logging.
 func (sg SessionGrouped[K, V]) Count(opts ...Option) Table[Windowed[K], int64] {
-	sg.g.s.b.countIndex(opts)
+	sg.g.s.b.countIndex("SessionGrouped.Count", opts, optNamed|optStore|optRetention)
 	return SessionAggregate(sg, func() int64 { return 0 },
 		func(_ K, _ V, agg int64) int64 { return agg + 1 },
 		func(_ K, a, b int64) int64 { return a + b }, serde.Int64(), opts...)

@@ -75,7 +75,7 @@ func WindowedBy[K, V any](g Grouped[K, V], w TimeWindows) WindowedGrouped[K, V] 
 // Count counts the records of each key in each window. Options: Named (the
 // aggregating node), StoreName, Retention, InMemory, Caching, Logging.
 func (wg WindowedGrouped[K, V]) Count(opts ...Option) Table[Windowed[K], int64] {
-	wg.g.s.b.countIndex(opts)
+	wg.g.s.b.countIndex("WindowedGrouped.Count", opts, optNamed|optStore|optRetention)
 	return WindowedAggregate(wg, func() int64 { return 0 },
 		func(_ K, _ V, agg int64) int64 { return agg + 1 }, serde.Int64(), opts...)
 }
