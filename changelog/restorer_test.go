@@ -147,11 +147,13 @@ func TestRestoreKafkaStreamsChangelogs(t *testing.T) {
 	}
 	consistency := []kgo.RecordHeader{{Key: "v", Value: []byte{0}}, {Key: "c", Value: []byte{0, 0, 0, 0}}}
 	winKey, _ := hex.DecodeString("6b00000000000003e800000000") // "k", start 1000, seqnum 0
+	// Timestamps near now: the topics' retention would delete older ones.
+	now := time.Now().UnixMilli()
 	produceTo(t, env, []*kgo.Record{
-		{Topic: kvTopic, Key: []byte("k"), Value: int64Bytes(7), Timestamp: time.UnixMilli(97), Headers: consistency},
-		{Topic: kvTopic, Key: []byte("gone"), Value: int64Bytes(1), Timestamp: time.UnixMilli(98)},
-		{Topic: kvTopic, Key: []byte("gone"), Timestamp: time.UnixMilli(99)},
-		{Topic: winTopic, Key: winKey, Value: int64Bytes(3), Timestamp: time.UnixMilli(1500), Headers: consistency},
+		{Topic: kvTopic, Key: []byte("k"), Value: int64Bytes(7), Timestamp: time.UnixMilli(now + 97), Headers: consistency},
+		{Topic: kvTopic, Key: []byte("gone"), Value: int64Bytes(1), Timestamp: time.UnixMilli(now + 98)},
+		{Topic: kvTopic, Key: []byte("gone"), Timestamp: time.UnixMilli(now + 99)},
+		{Topic: winTopic, Key: winKey, Value: int64Bytes(3), Timestamp: time.UnixMilli(now + 1500), Headers: consistency},
 	})
 	open := func() *statestore.Manager {
 		m, err := statestore.OpenManager(statestore.ManagerConfig{
@@ -172,19 +174,19 @@ func TestRestoreKafkaStreamsChangelogs(t *testing.T) {
 	must(t, restore(m))
 	st, _ := m.Store("table")
 	kv := st.(statestore.TimestampedKeyValueStore[string, int64])
-	if v, ok, err := kv.Get("k"); err != nil || !ok || v.Value != 7 || v.Timestamp != 97 {
-		t.Errorf("table k = %+v %v %v, want 7 at 97", v, ok, err)
+	if v, ok, err := kv.Get("k"); err != nil || !ok || v.Value != 7 || v.Timestamp != now+97 {
+		t.Errorf("table k = %+v %v %v, want 7 at the record's timestamp", v, ok, err)
 	}
 	if _, ok, _ := kv.Get("gone"); ok {
 		t.Error("table kept a key after its tombstone")
 	}
 	st, _ = m.Store("windows")
 	ws := st.(statestore.WindowStore[string, statestore.ValueAndTimestamp[int64]])
-	if v, ok, err := ws.Get("k", 1000); err != nil || !ok || v.Value != 3 || v.Timestamp != 1500 {
-		t.Errorf("window k@1000 = %+v %v %v, want 3 at 1500", v, ok, err)
+	if v, ok, err := ws.Get("k", 1000); err != nil || !ok || v.Value != 3 || v.Timestamp != now+1500 {
+		t.Errorf("window k@1000 = %+v %v %v, want 3 at the record's timestamp", v, ok, err)
 	}
 
-	produceTo(t, env, []*kgo.Record{{Topic: kvTopic, Key: []byte("k"), Value: int64Bytes(8), Timestamp: time.UnixMilli(100),
+	produceTo(t, env, []*kgo.Record{{Topic: kvTopic, Key: []byte("k"), Value: int64Bytes(8), Timestamp: time.UnixMilli(now + 100),
 		Headers: []kgo.RecordHeader{{Key: "v", Value: []byte{1}}}}})
 	if err := restore(open()); !errors.Is(err, changelog.ErrUnknownFormat) {
 		t.Errorf("restoring a record of changelog format version 1: %v, want ErrUnknownFormat", err)
