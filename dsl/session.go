@@ -227,6 +227,11 @@ func (s sessionWindowedSerde[K]) Serialize(topic string, w Windowed[K]) ([]byte,
 	return binary.BigEndian.AppendUint64(out, uint64(w.Start)), nil
 }
 
+// serializeBaseKey is the inner key's bytes (see timeWindowedSerde's).
+func (s sessionWindowedSerde[K]) serializeBaseKey(topic string, w Windowed[K]) ([]byte, error) {
+	return s.inner.Serialize(topic, w.Key)
+}
+
 func (s sessionWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowed[K], error) {
 	var w Windowed[K]
 	if len(data) < 16 {

@@ -342,7 +342,9 @@ type Produced[K, V any] struct {
 	KeySerde   serde.Serde[K]
 	ValueSerde serde.Serde[V]
 	// Partitioner picks the partition; nil hashes the serialized key with
-	// murmur2, as Kafka's Java producer does.
+	// murmur2, as Kafka's Java producer does, except that a key serialized
+	// by TimeWindowedSerde or SessionWindowedSerde is hashed by its base
+	// key's bytes alone, as Kafka Streams' WindowedStreamPartitioner does.
 	Partitioner func(topic string, key K, value V, numPartitions int32) int32
 	// Name names the sink node.
 	Name string
@@ -368,7 +370,11 @@ func (s Stream[K, V]) ToWith(p Produced[K, V]) {
 		s.b.fail(fmt.Errorf("%w: sink %s: give serdes in Produced or with WithSerdes", ErrNoSerde, name))
 		return
 	}
-	spec := processor.SinkSpec[K, V]{Topic: p.Topic, KeySerde: ks, ValueSerde: vs, Partitioner: p.Partitioner}
+	part := p.Partitioner
+	if part == nil {
+		part = windowedPartitioner[K, V](ks)
+	}
+	spec := processor.SinkSpec[K, V]{Topic: p.Topic, KeySerde: ks, ValueSerde: vs, Partitioner: part}
 	if p.TopicFunc != nil {
 		fn := p.TopicFunc
 		spec.TopicFunc = func(r processor.Record[K, V]) string { return fn(r.Key, r.Value) }
@@ -426,6 +432,7 @@ func repartition[K, V any](s Stream[K, V], prefix string, partitions int32) Stre
 	})
 	b.check(processor.AddSink(b.top, sinkName, processor.SinkSpec[K, V]{
 		Topic: topic, KeySerde: s.keySerde, ValueSerde: s.valueSerde, Internal: true, Partitions: partitions,
+		Partitioner: windowedPartitioner[K, V](s.keySerde),
 	}, filterName))
 	return repartitionSource(s, topic, sourceName)
 }

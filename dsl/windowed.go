@@ -9,6 +9,7 @@ import (
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/serde"
 	"github.com/sluicestreams/sluice/statestore"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Windowed is a key with the time window it belongs to: Start inclusive,
@@ -263,6 +264,12 @@ func (s timeWindowedSerde[K]) Serialize(topic string, w Windowed[K]) ([]byte, er
 	return binary.BigEndian.AppendUint64(append(make([]byte, 0, len(kb)+8), kb...), uint64(w.Start)), nil
 }
 
+// serializeBaseKey is the inner key's bytes, by which Kafka Streams
+// partitions windowed keys (WindowedSerializer.serializeBaseKey).
+func (s timeWindowedSerde[K]) serializeBaseKey(topic string, w Windowed[K]) ([]byte, error) {
+	return s.inner.Serialize(topic, w.Key)
+}
+
 func (s timeWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowed[K], error) {
 	var w Windowed[K]
 	if len(data) < 8 {
@@ -276,4 +283,39 @@ func (s timeWindowedSerde[K]) Deserialize(topic string, data []byte) (Windowed[K
 	w.Key, w.Start = k, int64(binary.BigEndian.Uint64(data[n:]))
 	w.End = satAdd(w.Start, s.size)
 	return w, nil
+}
+
+// baseKeySerializer is implemented by the windowed serdes (time and
+// session): they serialize a windowed key's base key alone, as Kafka
+// Streams' WindowedSerializer does.
+type baseKeySerializer[K any] interface {
+	serializeBaseKey(topic string, key K) ([]byte, error)
+}
+
+// keyHash is Kafka's default partitioner for records with a key (murmur2 of
+// the key bytes, positive, modulo the partition count), through kgo's
+// implementation of it. Only keyed records reach it, so its sticky state
+// for null keys is never used and it is safe for concurrent use.
+var keyHash = kgo.StickyKeyPartitioner(nil).ForTopic("")
+
+// windowedPartitioner is Kafka Streams' WindowedStreamPartitioner, which a
+// sink (or repartition topic) whose key serde is a windowed serde uses when
+// no partitioner is given: murmur2 of the serialized base key, not of the
+// windowed bytes, so a windowed topic is partitioned like the topic of its
+// base keys. It returns nil for other serdes.
+func windowedPartitioner[K, V any](ks serde.Serde[K]) func(topic string, key K, value V, n int32) int32 {
+	bk, ok := ks.(baseKeySerializer[K])
+	if !ok {
+		return nil
+	}
+	return func(topic string, key K, _ V, n int32) int32 {
+		b, err := bk.serializeBaseKey(topic, key)
+		if err != nil {
+			return -1 // cannot happen once the whole key serialized; the sink reports it
+		}
+		if b == nil {
+			b = []byte{} // a null base key hashes as empty, never sticky
+		}
+		return int32(keyHash.Partition(&kgo.Record{Key: b}, int(n)))
+	}
 }

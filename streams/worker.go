@@ -974,6 +974,12 @@ func (w *worker) onOffsetsFetched(_ context.Context, _ *kgo.Client, resp *kmsg.O
 // whose lag its tasks wait to learn.
 const lagProbeInterval = 200 * time.Millisecond
 
+// stalledLagTimeout is how long a partition may block its task with a lag
+// above 0 and no records arriving before it is taken as caught up: kgo
+// advances past a batch it fetched with nothing to return (a compacted-away
+// tail) without telling, so the lag it left would never reach 0.
+const stalledLagTimeout = 10 * time.Second
+
 // probeLags lists the end offsets of the input partitions that block a task
 // because nothing is buffered for them and their lag is unknown. Kafka's
 // consumer learns them from every fetch response, even an empty one; kgo
@@ -999,6 +1005,15 @@ func (w *worker) probeLags() {
 		for _, tp := range t.WaitingForLag() {
 			need = append(need, waiting{t, tp})
 			topicSet[tp.Topic] = true
+		}
+	}
+	for id, t := range w.tasks {
+		if w.restoring[id] != nil {
+			continue
+		}
+		for _, tp := range t.StalledPartitions(stalledLagTimeout) {
+			w.log.Warn("an input partition shows a lag but no records arrive for it; taking it as caught up (a compacted or aborted tail, say)", "task", id.String(), "topic", tp.Topic, "partition", tp.Partition)
+			t.AssumeCaughtUp(tp.Topic, tp.Partition)
 		}
 	}
 	if len(need) == 0 {

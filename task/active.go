@@ -229,6 +229,9 @@ func (a *Active) AddRecords(topic string, partition int32, recs []*kgo.Record, e
 		q.lastCommit = recs[0].Offset
 	}
 	added := 0
+	if len(recs) > 0 {
+		q.blockedSince = time.Time{}
+	}
 	for _, r := range recs {
 		if r.Attrs.IsControl() {
 			// A transaction marker: not data, but the position moves past
@@ -317,8 +320,11 @@ func (a *Active) readyToProcess() bool {
 			queued = true
 			continue
 		}
-		if q.lag() != 0 { // unknown (-1) or records still on the broker
+		if lag := q.lag(); lag != 0 { // unknown (-1) or records still on the broker
 			q.idleDeadline = time.Time{}
+			if lag > 0 && q.blockedSince.IsZero() {
+				q.blockedSince = a.cfg.Now()
+			}
 			return false
 		}
 		if now.IsZero() {
@@ -362,6 +368,39 @@ func (a *Active) WaitingForLag() []TopicPartition {
 		}
 	}
 	return out
+}
+
+// StalledPartitions lists the partitions that have blocked the task for
+// longer than after with nothing buffered and a lag above 0 that no fetch
+// has brought records for. Kafka's consumer would see its position move
+// past what it skips there (a compacted-away batch at the end of the log
+// advances the position but returns nothing); kgo does not tell, so the
+// caller may declare them caught up (AssumeCaughtUp) rather than wait
+// forever.
+func (a *Active) StalledPartitions(after time.Duration) []TopicPartition {
+	var out []TopicPartition
+	var now time.Time
+	for _, q := range a.parts {
+		if q.n == 0 && !q.blockedSince.IsZero() && q.lag() > 0 {
+			if now.IsZero() {
+				now = a.cfg.Now()
+			}
+			if now.Sub(q.blockedSince) >= after {
+				out = append(out, TopicPartition{q.topic, q.partition})
+			}
+		}
+	}
+	return out
+}
+
+// AssumeCaughtUp takes a stalled partition's position to its end offset, so
+// its lag is 0. Records that do arrive later still move the position to
+// after them.
+func (a *Active) AssumeCaughtUp(topic string, partition int32) {
+	if q := a.queue(topic, partition); q != nil && q.endOffset >= 0 {
+		q.fetched = max(q.fetched, q.endOffset)
+		q.blockedSince = time.Time{}
+	}
 }
 
 // SetEndOffset records a partition's end offset (high watermark, or last
@@ -511,7 +550,7 @@ func (a *Active) Reset(partitionTimes map[TopicPartition]int64) (map[TopicPartit
 	streamTime := int64(-1)
 	for _, q := range a.parts {
 		q.clear()
-		q.processedTime, q.partitionTime, q.idleDeadline = -1, -1, time.Time{}
+		q.processedTime, q.partitionTime, q.idleDeadline, q.blockedSince = -1, -1, time.Time{}, time.Time{}
 		if ts, ok := partitionTimes[TopicPartition{q.topic, q.partition}]; ok && ts >= 0 {
 			q.processedTime, q.partitionTime = ts, ts
 			streamTime = max(streamTime, ts)

@@ -46,6 +46,9 @@ type partitionQueue struct {
 	// idleDeadline is when max.task.idle.ms runs out for this partition,
 	// empty with lag 0; zero when not idling.
 	idleDeadline time.Time
+	// blockedSince is when the partition started blocking the task with
+	// nothing buffered and a lag above 0; zero when not.
+	blockedSince time.Time
 }
 
 func newPartitionQueue(topic string, partition int32) *partitionQueue {
