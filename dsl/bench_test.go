@@ -94,8 +94,8 @@ func BenchmarkWordCount(b *testing.B) {
 		{"dsl-uncached", func(b *testing.B) *processor.Topology {
 			bl := dsl.NewBuilder()
 			ls := dsl.NewStream(bl, []string{"in"}, serde.String(), serde.String())
-			dsl.GroupBy(dsl.FlatMapValues(ls, words), func(_, w string) string { return w }, serde.String()).
-				Count(dsl.StoreName("counts"), dsl.Caching(false)).ToStream().To("out")
+			dsl.ToStream(dsl.GroupBy(dsl.FlatMapValues(ls, words), func(_, w string) string { return w }, serde.String()).
+				Count(dsl.StoreName("counts"), dsl.Caching(false))).To("out")
 			top, err := bl.Build()
 			must(b, err)
 			return top

@@ -157,106 +157,111 @@ var kafkaDescribeCases = []struct {
 		s.Repartition(dsl.Named("r"), dsl.Partitions(3)).To("out")
 	}},
 	{"count", func(b *dsl.Builder) {
-		source(b).GroupByKey().Count().ToStream().To("out")
+		dsl.ToStream(source(b).GroupByKey().Count()).To("out")
 	}},
 	{"count_materialized", func(b *dsl.Builder) {
-		source(b).GroupByKey().Count(dsl.StoreName("counts")).ToStream().To("out")
+		dsl.ToStream(source(b).GroupByKey().Count(dsl.StoreName("counts"))).To("out")
 	}},
 	{"count_named", func(b *dsl.Builder) {
-		source(b).GroupByKey().Count(dsl.Named("cnt")).ToStream().To("out")
+		dsl.ToStream(source(b).GroupByKey().Count(dsl.Named("cnt"))).To("out")
 	}},
 	{"count_named_materialized", func(b *dsl.Builder) {
-		source(b).GroupByKey().Count(dsl.Named("cnt"), dsl.StoreName("counts")).ToStream().To("out")
+		dsl.ToStream(source(b).GroupByKey().Count(dsl.Named("cnt"), dsl.StoreName("counts"))).To("out")
 	}},
 	{"reduce_aggregate", func(b *dsl.Builder) {
 		s := source(b)
-		s.GroupByKey().Reduce(func(_, v string) string { return v }).ToStream().To("out")
-		dsl.Aggregate(s.GroupByKey(), func() string { return "" }, func(_, _, a string) string { return a },
-			serde.String(), dsl.StoreName("agg")).ToStream().To("out")
+		dsl.ToStream(s.GroupByKey().Reduce(func(_, v string) string { return v })).To("out")
+		dsl.ToStream(dsl.Aggregate(s.GroupByKey(), func() string { return "" }, func(_, _, a string) string { return a },
+			serde.String(), dsl.StoreName("agg"))).
+			To("out")
 	}},
 	// A key change before grouping: the repartition topic is named after
 	// the store, with a null-key filter before its sink.
 	{"rekey_count", func(b *dsl.Builder) {
-		dsl.SelectKey(source(b), value).GroupByKey().Count().ToStream().To("out")
+		dsl.ToStream(dsl.SelectKey(source(b), value).GroupByKey().Count()).To("out")
 	}},
 	{"rekey_count_grouped", func(b *dsl.Builder) {
-		dsl.SelectKey(source(b), value).GroupByKey(dsl.Named("g")).Count().ToStream().To("out")
+		dsl.ToStream(dsl.SelectKey(source(b), value).GroupByKey(dsl.Named("g")).Count()).To("out")
 	}},
 	{"rekey_count_materialized", func(b *dsl.Builder) {
-		dsl.SelectKey(source(b), value).GroupByKey().Count(dsl.StoreName("counts")).ToStream().To("out")
+		dsl.ToStream(dsl.SelectKey(source(b), value).GroupByKey().Count(dsl.StoreName("counts"))).To("out")
 	}},
 	// A named GroupBy names its key-selecting node too.
 	{"groupby_reduce_aggregate", func(b *dsl.Builder) {
 		s := source(b)
-		dsl.GroupBy(s, value, serde.String(), dsl.Named("g")).Reduce(func(_, v string) string { return v }).ToStream().To("out")
-		dsl.Aggregate(dsl.GroupBy(s, value, serde.String()), func() string { return "" }, func(_, _, a string) string { return a },
-			serde.String(), dsl.Named("agg"), dsl.StoreName("aggs")).ToStream().To("out")
+		dsl.ToStream(dsl.GroupBy(s, value, serde.String(), dsl.Named("g")).Reduce(func(_, v string) string { return v })).To("out")
+		dsl.ToStream(dsl.Aggregate(dsl.GroupBy(s, value, serde.String()), func() string { return "" }, func(_, _, a string) string { return a },
+			serde.String(), dsl.Named("agg"), dsl.StoreName("aggs"))).
+			To("out")
 	}},
 	// A named grouping aggregated twice repartitions once.
 	{"named_grouping_twice", func(b *dsl.Builder) {
 		g := dsl.SelectKey(source(b), value).GroupByKey(dsl.Named("g"))
-		g.Count().ToStream().To("out")
-		g.Reduce(func(_, v string) string { return v }).ToStream().To("out")
+		dsl.ToStream(g.Count()).To("out")
+		dsl.ToStream(g.Reduce(func(_, v string) string { return v })).To("out")
 	}},
 	// StreamsBuilderTest.shouldUseSpecifiedNameForTableSourceProcessor
 	// (a named table source is <name>-source and <name>) and
 	// shouldUseSpecifiedNameForToStream.
 	{"table_source", func(b *dsl.Builder) {
-		dsl.NewTable(b, "t2", serde.String(), serde.String(), dsl.StoreName("s")).ToStream().To("out")
-		dsl.NewTable(b, "t3", serde.String(), serde.String(), dsl.Named("src"), dsl.WithOffsetReset(processor.ResetEarliest),
-			dsl.StoreName("s3")).ToStream(dsl.Named("ts")).To("out")
+		dsl.ToStream(dsl.NewTable(b, "t2", serde.String(), serde.String(), dsl.StoreName("s"))).To("out")
+		dsl.ToStream(dsl.NewTable(b, "t3", serde.String(), serde.String(), dsl.Named("src"), dsl.WithOffsetReset(processor.ResetEarliest),
+			dsl.StoreName("s3")), dsl.Named("ts")).To("out")
 	}},
 	{"to_table", func(b *dsl.Builder) {
 		s := source(b)
-		s.ToTable(dsl.StoreName("first")).ToStream().To("out")
-		s.ToTable(dsl.Named("tt"), dsl.StoreName("tts")).ToStream().To("out")
+		dsl.ToStream(s.ToTable(dsl.StoreName("first"))).To("out")
+		dsl.ToStream(s.ToTable(dsl.Named("tt"), dsl.StoreName("tts"))).To("out")
 	}},
 	{"table_ops", func(b *dsl.Builder) {
 		t := dsl.NewTable(b, "t", serde.String(), serde.String(), dsl.StoreName("s"))
-		dsl.MapTableValues(t.Filter(keep).FilterNot(drop), func(_, v string) string { return v }).ToStream().
-			WithSerdes(serde.String(), serde.String()).To("out")
-		dsl.MapTableValues(t.Filter(keep, dsl.Named("f")), func(_, v string) string { return v }, dsl.Named("mv")).
-			ToStream(dsl.Named("ts")).WithSerdes(serde.String(), serde.String()).To("out")
+		dsl.ToStream(dsl.MapTableValues(t.Filter(keep).FilterNot(drop), func(_, v string) string { return v })).
+			WithSerdes(serde.String(), dsl.NullableSerde(serde.String())).To("out")
+		dsl.ToStream(dsl.MapTableValues(t.Filter(keep, dsl.Named("f")), func(_, v string) string { return v }, dsl.Named("mv")),
+			dsl.Named("ts")).WithSerdes(serde.String(), dsl.NullableSerde(serde.String())).To("out")
 	}},
 	{"table_groupby", func(b *dsl.Builder) {
 		t := dsl.NewTable(b, "t", serde.String(), serde.String())
-		dsl.GroupTableBy(t, pair, serde.String(), serde.String()).Count().ToStream().To("out")
+		dsl.ToStream(dsl.GroupTableBy(t, pair, serde.String(), serde.String()).Count()).To("out")
 	}},
 	// StreamsBuilderTest.shouldUseSpecifiedNameForAggregateOperationGivenTable:
 	// a named table aggregation names its repartition sink and source
 	// after itself; the topic is named after the grouping or the store.
 	{"table_groupby_named", func(b *dsl.Builder) {
 		t := dsl.NewTable(b, "t", serde.String(), serde.String())
-		dsl.GroupTableBy(t, pair, serde.String(), serde.String(), dsl.Named("g")).Count(dsl.Named("cnt")).ToStream().To("out")
-		dsl.GroupTableBy(t, pair, serde.String(), serde.String()).
-			Reduce(func(_, v string) string { return v }, func(a, _ string) string { return a }, dsl.StoreName("r")).ToStream().To("out")
-		dsl.AggregateTable(dsl.GroupTableBy(t, pair, serde.String(), serde.String()), func() string { return "" },
-			func(_, _, a string) string { return a }, func(_, _, a string) string { return a }, serde.String()).ToStream().To("out")
+		dsl.ToStream(dsl.GroupTableBy(t, pair, serde.String(), serde.String(), dsl.Named("g")).Count(dsl.Named("cnt"))).To("out")
+		dsl.ToStream(dsl.GroupTableBy(t, pair, serde.String(), serde.String()).
+			Reduce(func(_, v string) string { return v }, func(a, _ string) string { return a }, dsl.StoreName("r"))).
+			To("out")
+		dsl.ToStream(dsl.AggregateTable(dsl.GroupTableBy(t, pair, serde.String(), serde.String()), func() string { return "" },
+			func(_, _, a string) string { return a }, func(_, _, a string) string { return a }, serde.String())).
+			To("out")
 	}},
 	{"named_table_grouping_twice", func(b *dsl.Builder) {
 		g := dsl.GroupTableBy(dsl.NewTable(b, "t", serde.String(), serde.String()), pair, serde.String(), serde.String(), dsl.Named("g"))
-		g.Count().ToStream().To("out")
-		g.Reduce(func(_, v string) string { return v }, func(a, _ string) string { return a }).ToStream().To("out")
+		dsl.ToStream(g.Count()).To("out")
+		dsl.ToStream(g.Reduce(func(_, v string) string { return v }, func(a, _ string) string { return a })).To("out")
 	}},
 	{"windowed", func(b *dsl.Builder) {
 		s := source(b)
 		w := dsl.TumblingWindows(10*time.Millisecond, 5*time.Millisecond)
-		dsl.WindowedBy(s.GroupByKey(), w).Count().ToStream().To("out")
-		dsl.WindowedBy(s.GroupByKey(), w).Reduce(func(_, v string) string { return v }, dsl.StoreName("w")).ToStream().To("out")
+		dsl.ToStream(dsl.WindowedBy(s.GroupByKey(), w).Count()).To("out")
+		dsl.ToStream(dsl.WindowedBy(s.GroupByKey(), w).Reduce(func(_, v string) string { return v }, dsl.StoreName("w"))).To("out")
 	}},
 	{"suppress", func(b *dsl.Builder) {
 		s := source(b)
 		w := dsl.TumblingWindows(10*time.Millisecond, 5*time.Millisecond)
-		dsl.SuppressUntilWindowCloses(dsl.WindowedBy(s.GroupByKey(), w).Count()).ToStream().To("out")
-		dsl.SuppressUntilWindowCloses(dsl.WindowedBy(s.GroupByKey(), w).Count(), dsl.Named("sup")).ToStream().To("out")
+		dsl.ToStream(dsl.SuppressUntilWindowCloses(dsl.WindowedBy(s.GroupByKey(), w).Count())).To("out")
+		dsl.ToStream(dsl.SuppressUntilWindowCloses(dsl.WindowedBy(s.GroupByKey(), w).Count(), dsl.Named("sup"))).To("out")
 	}},
 	{"session", func(b *dsl.Builder) {
 		s := source(b)
 		w := dsl.SessionWindowsWithGap(10*time.Millisecond, 5*time.Millisecond)
-		dsl.SessionWindowedBy(s.GroupByKey(), w).Count().ToStream().To("out")
-		dsl.SessionAggregate(dsl.SessionWindowedBy(dsl.SelectKey(s, value).GroupByKey(), w), func() string { return "" },
+		dsl.ToStream(dsl.SessionWindowedBy(s.GroupByKey(), w).Count()).To("out")
+		dsl.ToStream(dsl.SessionAggregate(dsl.SessionWindowedBy(dsl.SelectKey(s, value).GroupByKey(), w), func() string { return "" },
 			func(_, _, a string) string { return a }, func(_, a, _ string) string { return a }, serde.String(),
-			dsl.StoreName("sess")).ToStream().To("out")
+			dsl.StoreName("sess"))).
+			To("out")
 	}},
 	// StreamsBuilderTest.shouldUseSpecifiedNameForJoinOperationBetweenKStreamAndKTable
 	// and ...ForLeftJoinOperationBetweenKStreamAndKTable.
@@ -286,7 +291,7 @@ var kafkaDescribeCases = []struct {
 		r := dsl.SelectKey(s, value)
 		dsl.Join(r, t, func(_, v, _ string) string { return v }).To("out")
 		dsl.LeftJoin(r, t, func(_, v, _ string, _ bool) string { return v }).To("out")
-		r.GroupByKey().Count().ToStream().To("out")
+		dsl.ToStream(r.GroupByKey().Count()).To("out")
 	}},
 	// Larger sub-topologies, where the arrows' order is not sorted: a
 	// fan-out of different depths with merges, and more than 24 nodes.
@@ -296,7 +301,7 @@ var kafkaDescribeCases = []struct {
 		dsl.MapValues(dsl.MapValues(s, same).Filter(keep), same).To("o2")
 		s.Peek(func(string, string) {}).To("o3")
 		m := dsl.SelectKey(s, value).WithSerdes(serde.String(), serde.String())
-		m.Merge(dsl.MapValues(s, same)).Merge(s.FilterNot(drop)).GroupByKey().Count().ToStream().To("o4")
+		dsl.ToStream(m.Merge(dsl.MapValues(s, same)).Merge(s.FilterNot(drop)).GroupByKey().Count()).To("o4")
 		dsl.FlatMapValues(s, func(v string) []string { return []string{v} }).To("o5")
 		dsl.MapValues(dsl.MapValues(dsl.MapValues(dsl.MapValues(s, same), same), same), same).To("o6")
 	}},
@@ -424,7 +429,7 @@ func TestNamesAsStreamsBuilderTest(t *testing.T) {
 				dsl.Named("test-processor"))
 		}, []string{"KSTREAM-SOURCE-0000000000", "test-processor"}},
 		{"shouldUseSpecifiedNameForToStream", func(b *dsl.Builder) {
-			dsl.NewTable(b, "stream-topic", str, str).ToStream(dsl.Named("to-stream"))
+			dsl.ToStream(dsl.NewTable(b, "stream-topic", str, str), dsl.Named("to-stream"))
 		}, []string{"KSTREAM-SOURCE-0000000001", "KTABLE-SOURCE-0000000002", "to-stream"}},
 		{"shouldUseSpecifiedNameForAggregateOperationGivenTable", func(b *dsl.Builder) {
 			dsl.GroupTableBy(dsl.NewTable(b, "stream-topic", str, str), pair, str, str, dsl.Named("group-operation")).
@@ -456,8 +461,8 @@ func TestSharedRepartitionsCarryEveryRecord(t *testing.T) {
 	dsl.Join(r, tbl, func(k, v, tv string) string { return "j:" + tv }).To("joined")
 	dsl.LeftJoin(r, tbl, func(k, v, tv string, found bool) string { return fmt.Sprint("l:", found) }).To("left")
 	g := dsl.SelectKey(s, value).GroupByKey(dsl.Named("g"))
-	g.Count(dsl.Caching(false)).ToStream().WithSerdes(str, serde.Int64()).To("counts")
-	g.Reduce(func(a, v string) string { return a + v }, dsl.Caching(false)).ToStream().To("reduced")
+	dsl.ToStream(g.Count(dsl.Caching(false))).WithSerdes(str, dsl.NullableSerde(serde.Int64())).To("counts")
+	dsl.ToStream(g.Reduce(func(a, v string) string { return a + v }, dsl.Caching(false))).To("reduced")
 	d := buildDriver(t, b, streamstest.Config{})
 	must(t, streamstest.NewInputTopic(d, "t", str, str).PipeAt("x", "X", 0))
 	in := streamstest.NewInputTopic(d, "in", str, str)

@@ -8,7 +8,7 @@
 //	words := dsl.FlatMapValues(lines, splitWords)
 //	counts := dsl.GroupBy(words, func(_, w string) string { return w }, serde.String()).
 //		Count(dsl.StoreName("counts"))
-//	counts.ToStream().To("word-counts")
+//	dsl.ToStream(counts).To("word-counts")
 //	top, err := b.Build()
 //
 // Operations that keep the key and value types are methods (Filter,
@@ -64,9 +64,11 @@
 // updates both. NewTable reads values as raw bytes and deserializes them
 // itself, so a null value (a tombstone) deletes its key, while a value that
 // merely deserializes to V's zero value does not. Table.To writes a table to
-// a topic with its deletions as tombstones (null values); Table.ToStream
-// forwards updates only, since a Stream[K, V] cannot carry a null value;
-// ChangeStream forwards every Change, deletions included.
+// a topic with its deletions as tombstones (null values); ToStream turns a
+// table into a Stream[K, Nullable[V]] of its updates and deletions (a
+// deletion is a null Nullable, written to a topic as a tombstone), and
+// NonNull keeps its updates; ChangeStream forwards every Change, old values
+// included.
 //
 // # Caching
 //

@@ -200,18 +200,18 @@ func TestAggregations(t *testing.T) {
 		want  []string
 	}{
 		{"count", func(s dsl.Stream[string, string]) {
-			format(s.GroupByKey().Count().ToStream()).To("out")
+			format(dsl.ToStream(s.GroupByKey().Count())).To("out")
 		}, []string{"a=1", "b=1", "a=2", "a=3", "b=2"}},
 		{"reduce", func(s dsl.Stream[string, string]) {
-			format(sumValues(s).GroupByKey().Reduce(func(agg, v int64) int64 { return agg + v }).ToStream()).To("out")
+			format(dsl.ToStream(sumValues(s).GroupByKey().Reduce(func(agg, v int64) int64 { return agg + v }))).To("out")
 		}, []string{"a=1", "b=10", "a=3", "a=6", "b=30"}},
 		{"reduce keeps the first value", func(s dsl.Stream[string, string]) {
-			s.GroupByKey().Reduce(func(agg, v string) string { return agg + "," + v }).ToStream().To("out")
+			dsl.ToStream(s.GroupByKey().Reduce(func(agg, v string) string { return agg + "," + v })).To("out")
 		}, []string{"a=1", "b=10", "a=1,2", "a=1,2,3", "b=10,20"}},
 		{"aggregate", func(s dsl.Stream[string, string]) {
 			agg := dsl.Aggregate(s.GroupByKey(), func() string { return "[" },
 				func(_, v, agg string) string { return agg + v }, serde.String())
-			agg.ToStream().To("out")
+			dsl.ToStream(agg).To("out")
 		}, []string{"a=[1", "b=[10", "a=[12", "a=[123", "b=[1020"}},
 		{"group by value parity through a repartition", func(s dsl.Stream[string, string]) {
 			g := dsl.GroupBy(sumValues(s), func(_ string, v int64) string {
@@ -220,10 +220,10 @@ func TestAggregations(t *testing.T) {
 				}
 				return "odd"
 			}, serde.String())
-			format(g.Reduce(func(agg, v int64) int64 { return agg + v }).ToStream()).To("out")
+			format(dsl.ToStream(g.Reduce(func(agg, v int64) int64 { return agg + v }))).To("out")
 		}, []string{"odd=1", "even=10", "even=12", "odd=4", "even=32"}},
 		{"toTable", func(s dsl.Stream[string, string]) {
-			s.ToTable().ToStream().To("out")
+			dsl.ToStream(s.ToTable()).To("out")
 		}, []string{"a=1", "b=10", "a=2", "a=3", "b=20"}},
 	}
 	for _, tc := range cases {
@@ -242,7 +242,7 @@ func TestAggregations(t *testing.T) {
 // inputs', so a late record does not move it back.
 func TestAggregateTimestamps(t *testing.T) {
 	b := dsl.NewBuilder()
-	source(b).GroupByKey().Count(dsl.StoreName("c")).ToStream().To("out")
+	dsl.ToStream(source(b).GroupByKey().Count(dsl.StoreName("c"))).To("out")
 	top, err := b.Build()
 	must(t, err)
 	d, err := streamstest.New(top, streamstest.Config{})
@@ -379,8 +379,8 @@ func TestDescribeTwoRepartitions(t *testing.T) {
 	orders := dsl.NewStream(b, []string{"orders"}, serde.String(), serde.String())
 	perCustomer := dsl.SelectKey(orders, func(_, customer string) string { return customer }).
 		GroupByKey().Count()
-	byCount := dsl.SelectKey(perCustomer.ToStream(), func(_ string, n int64) string { return strconv.FormatInt(n, 10) })
-	byCount.GroupByKey().Count().ToStream().To("customers-per-count")
+	byCount := dsl.SelectKey(dsl.ToStream(perCustomer), func(_ string, n dsl.Nullable[int64]) string { return strconv.FormatInt(n.Value, 10) })
+	dsl.ToStream(byCount.GroupByKey().Count()).To("customers-per-count")
 	top, err := b.Build()
 	must(t, err)
 	kafkaGolden(t, "two_repartitions", top.Describe())
@@ -396,8 +396,8 @@ func TestDescribeTwoRepartitions(t *testing.T) {
 func TestDescribeTableReaggregation(t *testing.T) {
 	b := dsl.NewBuilder()
 	users := dsl.NewTable(b, "user-regions", serde.String(), serde.String())
-	dsl.GroupTableBy(users, func(u, r string) (string, string) { return r, u }, serde.String(), serde.String()).
-		Count().ToStream().To("users-per-region")
+	dsl.ToStream(dsl.GroupTableBy(users, func(u, r string) (string, string) { return r, u }, serde.String(), serde.String()).
+		Count()).To("users-per-region")
 	top, err := b.Build()
 	must(t, err)
 	kafkaGolden(t, "table_reaggregation", top.Describe())
@@ -451,7 +451,7 @@ func TestAggregateRandom(t *testing.T) {
 		t.Run(fmt.Sprintf("%+v", c), func(t *testing.T) {
 			b := dsl.NewBuilder()
 			g := dsl.GroupBy(sumValues(source(b)), func(_ string, v int64) string { return "g" + strconv.FormatInt(v%7, 10) }, serde.String())
-			format(g.Reduce(func(a, v int64) int64 { return a + v }, dsl.StoreName("sums"), dsl.Caching(c.caching)).ToStream()).To("out")
+			format(dsl.ToStream(g.Reduce(func(a, v int64) int64 { return a + v }, dsl.StoreName("sums"), dsl.Caching(c.caching)))).To("out")
 			top, err := b.Build()
 			must(t, err)
 			d, err := streamstest.New(top, streamstest.Config{CacheMaxBytes: c.cacheBytes, ManualCommit: c.commitEvery > 0})

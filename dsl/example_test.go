@@ -33,7 +33,7 @@ func wordCount(in, out string) *dsl.Builder {
 	counts := dsl.GroupBy(dsl.FlatMapValues(lines, words),
 		func(_, word string) string { return word }, serde.String()).
 		Count(dsl.StoreName("counts"))
-	counts.ToStream().To(out)
+	dsl.ToStream(counts).To(out)
 	return b
 }
 
@@ -88,7 +88,7 @@ func Example_windowedCount() {
 	views := dsl.NewStream(b, []string{"page-views"}, serde.String(), serde.String())
 	perMinute := dsl.WindowedBy(views.GroupByKey(), dsl.TumblingWindows(time.Minute, 10*time.Second)).
 		Count(dsl.StoreName("views-per-minute"), dsl.Caching(false))
-	perMinute.ToStream().To("views-per-minute") // keys: the user, then the window start
+	dsl.ToStream(perMinute).To("views-per-minute") // keys: the user, then the window start
 	top, err := b.Build()
 	if err != nil {
 		panic(err)

@@ -184,3 +184,67 @@ func TestStreamTableJoinSkipsNulls(t *testing.T) {
 		t.Errorf("dropped %v, want 1 null key (inner join) and 2 null values (both joins)", n)
 	}
 }
+
+// TestToStreamForwardsDeletions: ToStream forwards a table's deletion as a
+// null value (KTableImpl.toStream maps a Change to its new value, null for
+// a deletion), which a sink writes as a tombstone and an aggregation after
+// it skips as a null value (KStreamAggregate), while an update to V's zero
+// value stays a value.
+func TestToStreamForwardsDeletions(t *testing.T) {
+	b := dsl.NewBuilder()
+	tab := dsl.NewTable(b, "in", serde.String(), serde.String(), dsl.Caching(false))
+	s := dsl.ToStream(tab)
+	s.To("out")
+	dsl.MapValues(s, func(v dsl.Nullable[string]) string { return v.String() }).WithSerdes(serde.String(), serde.String()).To("seen")
+	s.GroupByKey().Count(dsl.StoreName("count"), dsl.Caching(false))
+	dsl.NonNull(s).To("updates")
+	d := buildDriver(t, b, streamstest.Config{})
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	must(t, in.PipeAt("a", "1", 1))
+	must(t, in.PipeAt("a", "", 2))
+	must(t, in.PipeTombstone("a", 3))
+	recs, err := streamstest.NewOutputTopic(d, "out", serde.String(), serde.String()).ReadRecords()
+	must(t, err)
+	if len(recs) != 3 || recs[1].Tombstone || !recs[2].Tombstone {
+		t.Errorf("out %+v: want 1, an empty value, a tombstone", recs)
+	}
+	seen, err := streamstest.NewOutputTopic(d, "seen", serde.String(), serde.String()).ReadKeyValues()
+	must(t, err)
+	if fmt.Sprint(seen) != "[{a 1} {a } {a null}]" {
+		t.Errorf("the stream's values %v: a function must see the deletion as null", seen)
+	}
+	if got := storeGet[int64](t, d, "count", "a"); got != "2@2" {
+		t.Errorf("count %s, want 2@2: the deletion skipped as a null value", got)
+	}
+	updates, err := streamstest.NewOutputTopic(d, "updates", serde.String(), serde.String()).ReadRecords()
+	must(t, err)
+	if len(updates) != 2 || updates[1].Tombstone {
+		t.Errorf("NonNull %+v: want the two updates", updates)
+	}
+}
+
+// TestNullableSerde: null is nil bytes both ways; a value serializing to
+// nothing is an empty value, not a tombstone.
+func TestNullableSerde(t *testing.T) {
+	s := dsl.NullableSerde(serde.String())
+	for _, c := range []struct {
+		v    dsl.Nullable[string]
+		want []byte
+	}{{dsl.Nullable[string]{}, nil}, {dsl.NotNull(""), []byte{}}, {dsl.NotNull("x"), []byte("x")}} {
+		b, err := s.Serialize("t", c.v)
+		must(t, err)
+		if (b == nil) != (c.want == nil) || string(b) != string(c.want) {
+			t.Errorf("Serialize(%v) = %q (nil %v), want %q", c.v, b, b == nil, c.want)
+		}
+		ab, err := serde.Append(s, make([]byte, 0, 4), "t", c.v)
+		must(t, err)
+		if (ab == nil) != (c.want == nil) || string(ab) != string(c.want) {
+			t.Errorf("Append(%v) = %q (nil %v), want %q", c.v, ab, ab == nil, c.want)
+		}
+		back, err := s.Deserialize("t", b)
+		must(t, err)
+		if back != c.v {
+			t.Errorf("round trip of %v: %v", c.v, back)
+		}
+	}
+}

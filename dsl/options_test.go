@@ -89,7 +89,7 @@ func TestOptionThatDoesNotApply(t *testing.T) {
 		{"dsl: MapTableValues: option Caching does not apply", func(b *dsl.Builder, o dsl.Option) {
 			dsl.MapTableValues(table(b), func(_, v string) string { return v }, o)
 		}, dsl.Caching(false)},
-		{"dsl: ToStream: option Partitions does not apply", func(b *dsl.Builder, o dsl.Option) { table(b).ToStream(o) }, dsl.Partitions(2)},
+		{"dsl: ToStream: option Partitions does not apply", func(b *dsl.Builder, o dsl.Option) { dsl.ToStream(table(b), o) }, dsl.Partitions(2)},
 		{"dsl: ChangeStream: option StoreName does not apply", func(b *dsl.Builder, o dsl.Option) { dsl.ChangeStream(table(b), o) }, dsl.StoreName("s")},
 		{"dsl: Table.To: option Partitions does not apply", func(b *dsl.Builder, o dsl.Option) { table(b).To("out", o) }, dsl.Partitions(2)},
 		{"dsl: GroupTableBy: option StoreName does not apply", func(b *dsl.Builder, o dsl.Option) {

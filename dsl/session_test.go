@@ -129,16 +129,12 @@ func TestSessionsMatchBruteForce(t *testing.T) {
 	}
 }
 
-// sessionChanges writes a session table's changes to "out" as
-// "[key@start/end]" (Kafka's Windowed.toString) => the new count, or
-// "null" for a deletion, with the record's timestamp.
+// sessionChanges writes a session table's stream (ToStream, as the Java
+// tests' toStream()) to topic as "[key@start/end]" (Kafka's
+// Windowed.toString) => the count, or "null" for a deletion.
 func sessionChanges(t dsl.Table[dsl.Windowed[string], int64], topic string) {
-	dsl.Map(dsl.ChangeStream(t), func(k dsl.Windowed[string], c dsl.Change[int64]) (string, string) {
-		v := "null"
-		if c.HasNew {
-			v = fmt.Sprint(c.New)
-		}
-		return fmt.Sprintf("[%s@%d/%d]", k.Key, k.Start, k.End), v
+	dsl.Map(dsl.ToStream(t), func(k dsl.Windowed[string], n dsl.Nullable[int64]) (string, string) {
+		return fmt.Sprintf("[%s@%d/%d]", k.Key, k.Start, k.End), n.String()
 	}).WithSerdes(serde.String(), serde.String()).To(topic)
 }
 

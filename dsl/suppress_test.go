@@ -25,7 +25,7 @@ func TestSuppressUntilWindowCloses(t *testing.T) {
 			counts := dsl.WindowedBy(source(b).GroupByKey(), dsl.TumblingWindows(10*time.Second, 2*time.Second)).
 				Count(dsl.StoreName("counts"), dsl.Caching(caching))
 			final := dsl.SuppressUntilWindowCloses(counts, dsl.StoreName("final-counts"))
-			dsl.Map(final.ToStream(), func(k dsl.Windowed[string], n int64) (string, int64) {
+			dsl.Map(dsl.NonNull(dsl.ToStream(final)), func(k dsl.Windowed[string], n int64) (string, int64) {
 				return fmt.Sprintf("%s@%d", k.Key, k.Start), n
 			}).WithSerdes(serde.String(), serde.Int64()).To("out")
 			d := buildDriver(t, b, streamstest.Config{})
@@ -94,7 +94,7 @@ func TestSuppressNeedsWindowedTable(t *testing.T) {
 func TestSuppressWithCachedAggregation(t *testing.T) {
 	b := dsl.NewBuilder()
 	counts := dsl.WindowedBy(source(b).GroupByKey(), dsl.TumblingWindows(10*time.Second, 0)).Count(dsl.Caching(true))
-	dsl.Map(dsl.SuppressUntilWindowCloses(counts).ToStream(), func(k dsl.Windowed[string], n int64) (string, int64) {
+	dsl.Map(dsl.NonNull(dsl.ToStream(dsl.SuppressUntilWindowCloses(counts))), func(k dsl.Windowed[string], n int64) (string, int64) {
 		return fmt.Sprintf("%s@%d", k.Key, k.Start), n
 	}).WithSerdes(serde.String(), serde.Int64()).To("out")
 	d := buildDriver(t, b, streamstest.Config{ManualCommit: true})

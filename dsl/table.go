@@ -286,21 +286,6 @@ func MapTableValues[K, V, VR any](t Table[K, V], fn func(key K, value V) VR, opt
 	return out
 }
 
-// ToStream returns the stream of the table's updates: one record per new
-// value of a key. Deletions are not forwarded, because a Stream[K, V]
-// cannot carry a null value; Table.To writes them to a topic as
-// tombstones, and ChangeStream shows them. Options: Named.
-func (t Table[K, V]) ToStream(opts ...Option) Stream[K, V] {
-	name := t.b.nodeName(t.b.collect("ToStream", opts, optNamed), prefixTableToStream)
-	addStateless(t.b, name, t.node, func(ctx processor.Context[K, V], r processor.Record[K, Change[V]]) error {
-		if !r.Value.HasNew {
-			return nil
-		}
-		return ctx.Forward(processor.WithValue(r, r.Value.New))
-	})
-	return Stream[K, V]{b: t.b, node: name, keySerde: t.keySerde, valueSerde: t.valueSerde}
-}
-
 // ChangeStream returns the stream of the table's changes, deletions
 // included (HasNew false), with old values: it asks the table to send them
 // (forcing it, as a downstream GroupTableBy does in Kafka Streams), so the

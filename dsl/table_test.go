@@ -87,8 +87,9 @@ func TestTableOperations(t *testing.T) {
 		// change with neither value.
 		{"changes with tombstones and an empty value", changes,
 			[]string{"a=1/-", "b=22/-", "a=333/1", "c=/-", "b=-/22", "a=4/333"}},
-		{"toStream drops deletions", func(t dsl.Table[string, string]) { t.ToStream().To("out") },
-			[]string{"a=1", "b=22", "a=333", "c=", "a=4"}},
+		// KTableImplTest / KTableSourceTest: toStream forwards a deletion as (key, null).
+		{"toStream forwards deletions as tombstones", func(t dsl.Table[string, string]) { dsl.ToStream(t).To("out") },
+			[]string{"a=1", "b=22", "a=333", "c=", "b=<nil>", "a=4"}},
 		{"filter turns a failing update into a deletion", func(t dsl.Table[string, string]) {
 			changes(t.Filter(func(_, v string) bool { return len(v) == 1 }))
 		}, []string{"a=1/-", "a=-/1", "a=4/-"}},
@@ -117,7 +118,7 @@ func TestTableStoreAndNames(t *testing.T) {
 	if tab.StoreName() != "in-STATE-STORE-0000000000" || tab.Name() != "KTABLE-SOURCE-0000000002" {
 		t.Fatalf("store %q node %q", tab.StoreName(), tab.Name())
 	}
-	tab.ToStream().To("out")
+	dsl.ToStream(tab).To("out")
 	_, d := runTable(t, b, streamstest.Config{}, []op{set("a", "1"), set("b", "2"), del("a")})
 	s, err := streamstest.Store[statestore.TimestampedKeyValueStore[string, string]](d, tab.StoreName())
 	must(t, err)
@@ -133,7 +134,7 @@ func TestTableStoreAndNames(t *testing.T) {
 // deserialization error naming the node and the record.
 func TestTableBadValue(t *testing.T) {
 	b := dsl.NewBuilder()
-	dsl.NewTable(b, "in", serde.String(), serde.Int64()).ToStream().To("out")
+	dsl.ToStream(dsl.NewTable(b, "in", serde.String(), serde.Int64())).To("out")
 	top, err := b.Build()
 	must(t, err)
 	d, err := streamstest.New(top, streamstest.Config{})
@@ -169,7 +170,7 @@ func TestTableReaggregation(t *testing.T) {
 	for _, caching := range []bool{false, true} {
 		t.Run(fmt.Sprint("caching=", caching), func(t *testing.T) {
 			b := dsl.NewBuilder()
-			format(regions(b, dsl.Caching(caching)).ToStream()).To("out")
+			format(dsl.ToStream(regions(b, dsl.Caching(caching)))).To("out")
 			got, d := runTable(t, b, streamstest.Config{}, ops)
 			// The driver commits after every record, flushing the caches, so
 			// with caching too every update shows, even alice's, which leaves
@@ -200,7 +201,7 @@ func TestTableReaggregation(t *testing.T) {
 // included, and the final result is the same.
 func TestTableReaggregationCachedMerges(t *testing.T) {
 	b := dsl.NewBuilder()
-	format(regions(b).ToStream()).To("out")
+	format(dsl.ToStream(regions(b))).To("out")
 	got, _ := runTable(t, b, streamstest.Config{ManualCommit: true}, []op{
 		set("alice", "eu"), set("bob", "eu"), set("carol", "us"), set("bob", "us"), del("carol"),
 	})
@@ -224,14 +225,14 @@ func TestTableReduceAndAggregate(t *testing.T) {
 	items := dsl.NewTable(b, "in", serde.String(), serde.String(), dsl.Caching(false))
 	sums := dsl.GroupTableBy(items, func(_ string, v string) (string, int64) { return parse(v) }, serde.String(), serde.Int64()).
 		Reduce(func(agg, v int64) int64 { return agg + v }, func(agg, v int64) int64 { return agg - v }, dsl.Caching(false))
-	format(sums.ToStream()).To("out")
+	format(dsl.ToStream(sums)).To("out")
 	lists := dsl.AggregateTable(
 		dsl.GroupTableBy(items, func(item string, v string) (string, string) { shop, _ := parse(v); return shop, item }, serde.String(), serde.String(), dsl.Named("items-by-shop")),
 		func() string { return "" },
 		func(_ string, item, agg string) string { return agg + "+" + item },
 		func(_ string, item, agg string) string { return agg + "-" + item },
 		serde.String(), dsl.Caching(false))
-	lists.ToStream().To("lists")
+	dsl.ToStream(lists).To("lists")
 	top, err := b.Build()
 	must(t, err)
 	if sinks, _ := top.InternalSinks(); len(sinks) != 2 || sinks[1].Topic != "items-by-shop-repartition" {

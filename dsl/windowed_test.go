@@ -21,7 +21,7 @@ func windowedCounts(t *testing.T, w dsl.TimeWindows, cfg streamstest.Config, opt
 	t.Helper()
 	b := dsl.NewBuilder()
 	counts := dsl.WindowedBy(source(b).GroupByKey(), w).Count(append([]dsl.Option{dsl.StoreName("wc")}, opts...)...)
-	dsl.Map(counts.ToStream(), func(k dsl.Windowed[string], n int64) (string, int64) {
+	dsl.Map(dsl.NonNull(dsl.ToStream(counts)), func(k dsl.Windowed[string], n int64) (string, int64) {
 		return fmt.Sprintf("%s@%d-%d", k.Key, k.Start, k.End), n
 	}).WithSerdes(serde.String(), serde.Int64()).To("out")
 	return buildDriver(t, b, cfg)
@@ -150,9 +150,9 @@ func TestHoppingWindowsMatchBruteForce(t *testing.T) {
 func TestWindowedReduceAggregateAndSerde(t *testing.T) {
 	b := dsl.NewBuilder()
 	wg := dsl.WindowedBy(source(b).GroupByKey(), dsl.TumblingWindows(time.Minute, 0))
-	wg.Reduce(func(agg, v string) string { return agg + v }, dsl.StoreName("r"), dsl.Caching(false)).ToStream().To("joined")
-	dsl.WindowedAggregate(wg, func() int64 { return 0 }, func(_ string, v string, agg int64) int64 { return agg + int64(len(v)) },
-		serde.Int64(), dsl.StoreName("len"), dsl.Caching(false), dsl.Retention(time.Hour)).ToStream().To("lengths")
+	dsl.ToStream(wg.Reduce(func(agg, v string) string { return agg + v }, dsl.StoreName("r"), dsl.Caching(false))).To("joined")
+	dsl.ToStream(dsl.WindowedAggregate(wg, func() int64 { return 0 }, func(_ string, v string, agg int64) int64 { return agg + int64(len(v)) },
+		serde.Int64(), dsl.StoreName("len"), dsl.Caching(false), dsl.Retention(time.Hour))).To("lengths")
 	d := buildDriver(t, b, streamstest.Config{})
 	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
 	must(t, in.PipeAt("k", "ab", 60_000))

@@ -41,7 +41,7 @@ func TestCachedWindowsOnBacklog(t *testing.T) {
 			b := dsl.NewBuilder()
 			counts := dsl.WindowedBy(dsl.NewStream(b, []string{in}, serde.String(), serde.String()).GroupByKey(),
 				dsl.TumblingWindows(10*time.Second, 0)).Count(dsl.StoreName("counts"), dsl.Caching(true))
-			dsl.Map(counts.ToStream(), func(k dsl.Windowed[string], n int64) (string, int64) {
+			dsl.Map(dsl.NonNull(dsl.ToStream(counts)), func(k dsl.Windowed[string], n int64) (string, int64) {
 				return fmt.Sprintf("%s@%d", k.Key, k.Start-base), n
 			}).WithSerdes(serde.String(), serde.Int64()).To(out)
 			top, err := b.Build()

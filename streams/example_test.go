@@ -27,7 +27,7 @@ func Example() {
 	lines := dsl.NewStream(b, []string{"text"}, serde.String(), serde.String())
 	words := dsl.FlatMapValues(lines, func(line string) []string { return strings.Fields(strings.ToLower(line)) })
 	counts := dsl.GroupBy(words, func(_, w string) string { return w }, serde.String()).Count(dsl.StoreName("counts"))
-	counts.ToStream().WithSerdes(serde.String(), serde.Int64()).To("word-counts")
+	dsl.ToStream(counts).To("word-counts")
 	top, err := b.Build()
 	if err != nil {
 		fmt.Println(err)

@@ -39,7 +39,7 @@ func TestWindowedSinkPartitionsByBaseKey(t *testing.T) {
 	// An hour's retention keeps the first window's cached count until the
 	// flush: with the default (the window size) it was lost when stream
 	// time passed it (noticed here, left to the stores' owners).
-	dsl.WindowedBy(s.GroupByKey(), dsl.TumblingWindows(time.Minute, 0)).Count(dsl.StoreName("per-minute"), dsl.Retention(time.Hour)).ToStream().To(windowed)
+	dsl.ToStream(dsl.WindowedBy(s.GroupByKey(), dsl.TumblingWindows(time.Minute, 0)).Count(dsl.StoreName("per-minute"), dsl.Retention(time.Hour))).To(windowed)
 	top, err := b.Build()
 	must(t, err)
 	cfg := testConfig(env, env.AppID(t))

@@ -24,8 +24,8 @@ func TestTableRestoresFromItsSourceTopic(t *testing.T) {
 	dir := t.TempDir()
 	b := dsl.NewBuilder()
 	table := dsl.NewTable(b, users, serde.String(), serde.String(), dsl.StoreName("users"))
-	dsl.GroupTableBy(table, func(user, region string) (string, string) { return region, user }, serde.String(), serde.String()).
-		Count(dsl.StoreName("per-region")).ToStream().To(out)
+	dsl.ToStream(dsl.GroupTableBy(table, func(user, region string) (string, string) { return region, user }, serde.String(), serde.String()).
+		Count(dsl.StoreName("per-region"))).To(out)
 	top, err := b.Build()
 	must(t, err)
 	move := func(from, to int, region string) {

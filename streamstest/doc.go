@@ -11,10 +11,9 @@
 //	func TestWordCount(t *testing.T) {
 //		b := dsl.NewBuilder()
 //		lines := dsl.NewStream(b, []string{"text"}, serde.String(), serde.String())
-//		dsl.GroupBy(dsl.FlatMapValues(lines, strings.Fields),
+//		dsl.ToStream(dsl.GroupBy(dsl.FlatMapValues(lines, strings.Fields),
 //			func(_, w string) string { return w }, serde.String()).
-//			Count(dsl.StoreName("counts")).
-//			ToStream().To("word-counts")
+//			Count(dsl.StoreName("counts"))).To("word-counts")
 //		top, err := b.Build()
 //		if err != nil {
 //			t.Fatal(err)

@@ -20,10 +20,9 @@ import (
 func TestWordCount(t *testing.T) {
 	b := dsl.NewBuilder()
 	lines := dsl.NewStream(b, []string{"text"}, serde.String(), serde.String())
-	dsl.GroupBy(dsl.FlatMapValues(lines, strings.Fields),
+	dsl.ToStream(dsl.GroupBy(dsl.FlatMapValues(lines, strings.Fields),
 		func(_, w string) string { return w }, serde.String()).
-		Count(dsl.StoreName("counts")).
-		ToStream().To("word-counts")
+		Count(dsl.StoreName("counts"))).To("word-counts")
 	top, err := b.Build()
 	if err != nil {
 		t.Fatal(err)
@@ -130,8 +129,8 @@ func TestWallClockPunctuation(t *testing.T) {
 func TestManualCommitMergesCachedUpdates(t *testing.T) {
 	build := func(caching bool) *processor.Topology {
 		b := dsl.NewBuilder()
-		dsl.NewStream(b, []string{"in"}, serde.String(), serde.String()).
-			GroupByKey().Count(dsl.Caching(caching)).ToStream().To("out")
+		dsl.ToStream(dsl.NewStream(b, []string{"in"}, serde.String(), serde.String()).
+			GroupByKey().Count(dsl.Caching(caching))).To("out")
 		top, err := b.Build()
 		must(t, err)
 		return top

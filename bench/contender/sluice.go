@@ -87,6 +87,6 @@ func wordCountTopology(input, output string) (*processor.Topology, error) {
 	words := dsl.FlatMapValues(kept, workload.Words)
 	counts := dsl.GroupBy(words, func(_ []byte, w string) string { return w }, serde.String(), dsl.Named("words")).
 		Count(dsl.StoreName("counts"))
-	counts.ToStream().To(output)
+	dsl.ToStream(counts).To(output)
 	return b.Build()
 }

@@ -56,7 +56,7 @@ func Topology(in, out string) (*processor.Topology, error) {
 		func(user, region string) (string, string) { return region, user },
 		serde.String(), serde.String()).
 		Count(dsl.StoreName(CountStore))
-	perRegion.ToStream().To(out)
+	dsl.ToStream(perRegion).To(out)
 	return b.Build()
 }
 

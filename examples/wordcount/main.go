@@ -41,7 +41,7 @@ func Topology(in, out string) (*processor.Topology, error) {
 	words := dsl.FlatMapValues(lines, exampleutil.Words)
 	counts := dsl.GroupBy(words, func(_, word string) string { return word }, serde.String()).
 		Count(dsl.StoreName(StoreName))
-	counts.ToStream().WithSerdes(serde.String(), serde.Int64()).To(out)
+	dsl.ToStream(counts).To(out)
 	return b.Build()
 }
 
