@@ -88,8 +88,10 @@ func TestRestoreFromChangelog(t *testing.T) {
 	}
 	m := open()
 	job := restore(m)
-	if job.Restored() != 1001 {
-		t.Errorf("restored %d records, want 1001", job.Restored())
+	// The cluster may compact the changelog before the restore reads it
+	// (kfake does on a timer): from one record per key to all 1001.
+	if n := job.Restored(); n < 10 || n > 1001 {
+		t.Errorf("restored %d records, want 10 to 1001", n)
 	}
 	st, _ := m.Store("counts")
 	kv := st.(statestore.KeyValueStore[string, int64])

@@ -37,15 +37,33 @@ func newCache(maxBytes int64) *Cache {
 	return c
 }
 
-// SetMaxBytes changes the bound, evicting (and writing) entries if the cache
-// is now over it. The runtime calls it when tasks are added or removed so
-// that statestore.cache.max.bytes stays split over the instance's tasks.
+// SetMaxBytes changes the bound. The runtime calls it when tasks are added
+// or removed so that statestore.cache.max.bytes stays split over the
+// instance's tasks, outside the processing of any record: so it drops only
+// clean entries (no write, nothing can fail) to get under the new bound.
+// Dirty entries over it stay until the next write to the cache evicts them
+// or a flush writes them, where a failure reaches the caller that can fail
+// the task instead of losing them. It returns no error today; the result is
+// kept for callers that check it.
 func (c *Cache) SetMaxBytes(n int64) error {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.max = n
-	ev := c.evictLocked()
-	c.mu.Unlock()
-	return writeEvicted(ev)
+	c.trimCleanLocked()
+	return nil
+}
+
+// trimCleanLocked drops clean entries, least recently used first, while the
+// cache is over its bound.
+func (c *Cache) trimCleanLocked() {
+	for e := c.lru.lruNext; c.size > c.max && e != &c.lru; {
+		next := e.lruNext
+		if !e.dirty {
+			c.removeLocked(e)
+			c.evicts++
+		}
+		e = next
+	}
 }
 
 // MaxBytes returns the bound.
@@ -253,6 +271,8 @@ func (nc *namedCache) flush() error {
 		}
 		e = next
 	}
+	// Dirty entries SetMaxBytes left over the bound are clean now.
+	c.trimCleanLocked()
 	c.mu.Unlock()
 	if len(out) == 0 {
 		return nil

@@ -6,3 +6,6 @@ func SetFinalCommitHook(fn func(appID string)) (remove func()) {
 	testHookFinalCommit.Store(&fn)
 	return func() { testHookFinalCommit.Store(nil) }
 }
+
+// JavaTaskDirs exposes javaTaskDirs.
+func JavaTaskDirs(dir string) []string { return javaTaskDirs(dir) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +49,11 @@ func (a *App) openState(ctx context.Context) error {
 		}
 	}
 	if persistent {
+		if dirs := javaTaskDirs(stateDir(a.cfg)); len(dirs) > 0 {
+			a.log.Warn("the state directory holds Kafka Streams (Java) task directories; Sluice does not read them and restores from the changelogs. "+
+				"Delete them before this application moves back to Java Kafka Streams on this machine: their checkpoints predate what Sluice writes to the changelogs",
+				"dir", stateDir(a.cfg), "tasks", dirs)
+		}
 		opts := statestore.PebbleOptions{
 			Dir: a.cfg.StateDir, ApplicationID: a.cfg.ApplicationID,
 			CacheBytes: a.cfg.PebbleCacheBytes, MemTableBytes: a.cfg.PebbleMemTableBytes,
@@ -187,6 +193,34 @@ func topicConfig(cfg map[string]string) map[string]*string {
 		out[k] = &v
 	}
 	return out
+}
+
+// javaTaskDirs lists the task directories Java Kafka Streams keeps in an
+// application's state directory ("<subtopology>_<partition>", holding
+// rocksdb/ and .checkpoint), which pebble's files live next to.
+func javaTaskDirs(dir string) []string {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		sub, part, ok := strings.Cut(e.Name(), "_")
+		if !e.IsDir() || !ok || !isDigits(sub) || !isDigits(part) {
+			continue
+		}
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func stateDir(cfg Config) string {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -250,5 +251,45 @@ func TestRestoresJavaKafkaStreamsChangelogs(t *testing.T) {
 	}
 	if strings.Join(tail, "\n") != strings.Join(want, "\n") {
 		t.Errorf("session changelog after the restore\n got %v\nwant %v", tail, want)
+	}
+}
+
+// TestStartsBesideJavaStateDirectory starts an application whose state
+// directory holds what Java Kafka Streams 4.4.0 left there (its layout, as
+// a run of WireGolden.java left it: a .lock, the process metadata, task
+// directories with rocksdb/ and .checkpoint): pebble opens next to those
+// files, the application runs, and it neither reads nor deletes them.
+func TestStartsBesideJavaStateDirectory(t *testing.T) {
+	t.Parallel()
+	env, base, _, in, appID := wireSetup(t)
+	dir := t.TempDir()
+	java := map[string]string{
+		".lock":                          "",
+		"kafka-streams-process-metadata": `{"processId":"8bfadc0e-9140-4b09-98ae-9f753f13b70f"}`,
+		"0_0/.checkpoint":                "0\n1\nx 0 7\n",
+		"0_0/rocksdb/kv-count/CURRENT":   "MANIFEST-000005\n",
+		"0_0/win-count/win-count.1796160600000/CURRENT": "MANIFEST-000005\n",
+	}
+	for name, content := range java {
+		p := filepath.Join(dir, appID, name)
+		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		must(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+	if got := streams.JavaTaskDirs(filepath.Join(dir, appID)); strings.Join(got, ",") != "0_0" {
+		t.Errorf("Java task directories %v, want [0_0]", got)
+	}
+	env.Produce(t, &kgo.Record{Topic: in, Key: []byte("a"), Value: []byte("1"), Timestamp: time.UnixMilli(base)})
+	app := startApp(t, wireTopology(t, in), statefulConfig(env, appID, dir, nil))
+	waitProcessed(t, env, appID, in)
+	q, err := streams.QueryKeyValueStore[string, int64](app, "kv-count")
+	must(t, err)
+	if n, _, err := q.Get("a"); err != nil || n != 1 {
+		t.Errorf("count of a = %d %v, want 1", n, err)
+	}
+	for name, content := range java {
+		b, err := os.ReadFile(filepath.Join(dir, appID, name))
+		if err != nil || string(b) != content {
+			t.Errorf("Java's %s after Sluice ran: %q %v", name, b, err)
+		}
 	}
 }
