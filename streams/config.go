@@ -103,9 +103,12 @@ type Config struct {
 	// StandbyListener hears about standby tasks applying their changelogs;
 	// nil means none.
 	StandbyListener changelog.StandbyListener
-	// MaxTaskIdle (max.task.idle.ms): how long a task waits for an empty
-	// input partition that may still have data. Default 0; negative never
-	// waits.
+	// MaxTaskIdle (max.task.idle.ms). While one of a task's input
+	// partitions has nothing buffered, the task waits as long as that
+	// partition's lag is unknown or above 0, then MaxTaskIdle more once the
+	// lag is known to be 0, before it processes the other partitions out of
+	// timestamp order. Default 0 (still waits for the lag, as in Kafka
+	// Streams); negative (Kafka's -1) never waits.
 	MaxTaskIdle time.Duration
 	// AutoOffsetReset (auto.offset.reset) says where a source topic's
 	// partition with no committed offset starts: "earliest" (the default,

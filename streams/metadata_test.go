@@ -34,7 +34,8 @@ func TestCommitMetadataInteropWithKafkaStreams(t *testing.T) {
 	env := kafkatest.Cluster(t)
 	in, out := env.Topic(t, 2, nil), env.Topic(t, 1, nil)
 	appID := env.AppID(t)
-	const javaTime = int64(1_700_000_000_000)
+	// Recent, so no retention (kfake's included) deletes the records.
+	javaTime := time.Now().Add(-time.Hour).UnixMilli()
 	// What a Java instance committed: partition 0 at offset 0 with partition
 	// time javaTime, partition 1 with an older one.
 	adm := env.Admin(t)

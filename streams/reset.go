@@ -2,6 +2,7 @@ package streams
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -155,7 +156,7 @@ func (p resetPolicy) kgoOffset(now time.Time) (kgo.Offset, bool) {
 
 // ErrNoCommittedOffset is matched by the worker's error when a partition has
 // no committed offset and its reset policy is none.
-var ErrNoCommittedOffset = fmt.Errorf("streams: no committed offset and the offset reset policy is none")
+var ErrNoCommittedOffset = errors.New("streams: no committed offset and the offset reset policy is none")
 
 // adjustOffsets applies each source topic's reset policy to the partitions
 // the group has no committed offset for (kgo gives them its start offset,
