@@ -390,6 +390,24 @@ func TestClusterSuppressAcrossMove(t *testing.T) {
 	if fmt.Sprint(got) != "[k@0=3]" {
 		t.Errorf("outputs %v, want the first window's final count 3, once", got)
 	}
+	// The buffer's changelog has Kafka Streams' records: the windowed key,
+	// the header v=3 on values (InMemoryTimeOrderedKeyValueChangeBuffer's
+	// CHANGELOG_HEADERS), none on the tombstone of an evicted window.
+	var logged []string
+	for _, r := range env.ReadAll(t, appID+"-final-changelog", false) {
+		w, err := ks.Deserialize("", r.Key)
+		must(t, err)
+		var hs []string
+		for _, h := range r.Headers {
+			hs = append(hs, fmt.Sprintf("%s=%x", h.Key, h.Value))
+		}
+		logged = append(logged, fmt.Sprintf("%s@%d tombstone=%v headers=%v", w.Key, w.Start-base.UnixMilli(), r.Value == nil, hs))
+	}
+	// (The cached count reaches the buffer once per commit.)
+	want := "[k@0 tombstone=false headers=[v=03] other@60000 tombstone=false headers=[v=03] k@0 tombstone=true headers=[]]"
+	if fmt.Sprint(logged) != want {
+		t.Errorf("suppression changelog\n got %v\nwant %s", logged, want)
+	}
 }
 
 // TestClusterSessionAcrossMove: a session count on the test cluster; after

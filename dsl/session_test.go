@@ -256,3 +256,25 @@ func pipeKeyTimes(t *testing.T, in *streamstest.InputTopic[string, string], recs
 		must(t, in.PipeAt(r.k, "x", r.ts))
 	}
 }
+
+// TestSessionCachedMerges follows KStreamSessionWindowAggregateProcessorTest
+// shouldHandleMultipleSessionsAndMerging (gap 5 min, caching on, one flush
+// at the end): the cache keeps one entry per session key, so merged and
+// replaced sessions that never reached the store send nothing, and each
+// surviving session comes out once, in the order it was first written.
+func TestSessionCachedMerges(t *testing.T) {
+	const gap = 5 * 60 * 1000
+	b := dsl.NewBuilder()
+	sessionChanges(dsl.SessionWindowedBy(source(b).GroupByKey(), dsl.SessionWindowsWithGap(gap*time.Millisecond, 0)).
+		Count(dsl.Caching(true), dsl.Retention(3*gap*time.Millisecond)), "out") // the Java test's store keeps GAP_MS * 3
+	d := buildDriver(t, b, streamstest.Config{ManualCommit: true})
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	pipeKeyTimes(t, in, []keyTime{{"a", 0}, {"b", 0}, {"c", 0}, {"d", 0}, {"d", gap / 2}, {"a", gap + 1}, {"b", gap + 1},
+		{"a", gap + 1 + gap/2}, {"c", gap + 1 + gap/2}})
+	must(t, d.Commit())
+	want := "[a@0/0]=1@0 [b@0/0]=1@0 [c@0/0]=1@0 [d@0/150000]=2@150000 [b@300001/300001]=1@300001 " +
+		"[a@300001/450001]=2@450001 [c@450001/450001]=1@450001"
+	if got := readTimed(t, d, "out"); got != want {
+		t.Errorf("output\n got %s\nwant %s", got, want)
+	}
+}

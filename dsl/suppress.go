@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"container/heap"
 	"encoding/binary"
 	"fmt"
 
@@ -14,19 +15,25 @@ import (
 // when stream time passes the window's end plus the grace of the windowed
 // aggregation (Kafka Streams' suppress(Suppressed.untilWindowCloses(
 // unbounded()))). Stream time here is the largest timestamp of the changes
-// that reached the suppression, as in Kafka Streams. The emitted change's
-// old value is the one before the first held-back update. Windows close in
-// order of their end; a window whose last change is a deletion (a Filter
-// upstream dropped it) emits nothing.
+// that reached the suppression, as in Kafka Streams. The emitted change is
+// the latest held-back one (its new and old value), with the timestamp and
+// headers of the record that brought it, as in Kafka Streams. Windows close in
+// order of their end (then of their serialized keys); a window whose last
+// change is a deletion (a Filter upstream dropped it) emits nothing.
 //
 // Options: Named (the node, KTABLE-SUPPRESS-0000000003 by default; a
 // named suppression takes no index, as in Kafka Streams), StoreName,
 // InMemory, Logging. The updates wait in a logged key-value store
-// (<name>-store when Named, else a generated
-// KTABLE-SUPPRESS-STATE-STORE- name; it is never cached), so after a crash or a move the
+// (StoreName, else "<name>-store" when the suppression is Named, else a
+// generated KTABLE-SUPPRESS-STATE-STORE- name, as in Kafka Streams; it is
+// never cached), so after a crash or a move the
 // buffer is restored with the rest of the task's state. t must be the
 // table of a windowed aggregation, or a Filter or MapTableValues of one,
-// with a value serde. As in Kafka Streams, the buffer is unbounded.
+// with a value serde. As in Kafka Streams, the buffer is unbounded, and its
+// changelog records are Kafka Streams' (the serialized windowed key; the
+// buffered change and record context in the version 3 layout of
+// InMemoryTimeOrderedKeyValueChangeBuffer), so a Kafka Streams application
+// and a Sluice one can restore each other's buffer.
 func SuppressUntilWindowCloses[K, V any](t Table[Windowed[K], V], opts ...Option) Table[Windowed[K], V] {
 	b := t.b
 	o := b.collect("SuppressUntilWindowCloses", opts, optNamed|optStoreName|optInMemory|optLogging)
@@ -48,32 +55,43 @@ func SuppressUntilWindowCloses[K, V any](t Table[Windowed[K], V], opts ...Option
 		b.fail(fmt.Errorf("%w: suppress %s: the table has no serdes for the suppression buffer", ErrNoSerde, name))
 		return out
 	}
-	// The buffer of a named suppression is <name>-store, taking no index.
-	if o.storeName == "" && o.name != "" {
-		o.storeName = o.name + "-store"
+	// Kafka Streams names the buffer <name>-store when the suppression is
+	// named (taking no index), else KTABLE-SUPPRESS-STATE-STORE-<index>.
+	var store string
+	switch {
+	case o.storeName != "":
+		store = o.storeName
+	case o.name != "":
+		store = o.name + "-store"
+	default:
+		store = b.newName(prefixSuppress + "STATE-STORE-")
 	}
-	store := b.storeName(o, prefixSuppress)
 	off := false
 	o.caching = &off
-	keys, changes := t.keySerde, bufferChangeSerde[V]{t.valueSerde}
+	keys, values := t.keySerde, t.valueSerde
 	grace := t.window.grace
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[Windowed[K], Change[V], Windowed[K], Change[V]] {
-		return &suppressProc[K, V]{store: store, keys: keys, changes: changes, grace: grace}
+		return &suppressProc[K, V]{store: store, keys: keys, values: values, grace: grace}
 	}, t.node))
-	b.check(b.top.AddStateStore(statestore.KeyValue(store, serde.Bytes(), serde.Bytes(), o.storeOpts()...), name))
+	b.check(b.top.AddStateStore(statestore.KeyValue(store, serde.Bytes(), serde.Bytes(),
+		append(o.storeOpts(), statestore.ChangelogHeaders(suppressChangelogHeaders...))...), name))
 	return out
 }
 
-// suppressProc buffers windowed changes keyed by (window end, windowed key)
-// so that a range scan up to the close time finds the closed windows in
-// order. A buffered value is the record timestamp (8 bytes), the old value
-// before buffering began (a Change serialized with its old side only), and
-// the latest change.
+// suppressProc is Kafka Streams' KTableSuppressProcessor over its
+// InMemoryTimeOrderedKeyValueChangeBuffer. The store holds what Kafka's
+// buffer logs to its changelog: the key is the serialized windowed key and
+// the value is a bufferValue in Kafka's version 3 layout, ending with the
+// buffer time (the window's end), so the changelog has Kafka's bytes. The
+// order of eviction, by (buffer time, key bytes), is kept in memory in a
+// heap, rebuilt from the store at Init (after a restore): a key's buffer
+// time never changes, so an entry is pushed once, when its key is first
+// buffered, and popped when it is evicted.
 type suppressProc[K, V any] struct {
-	store   string
-	keys    serde.Serde[Windowed[K]]
-	changes serde.Serde[Change[V]]
-	grace   int64
+	store  string
+	keys   serde.Serde[Windowed[K]]
+	values serde.Serde[V]
+	grace  int64
 
 	ctx processor.Context[Windowed[K], Change[V]]
 	buf statestore.KeyValueStore[[]byte, []byte]
@@ -82,6 +100,7 @@ type suppressProc[K, V any] struct {
 	// the task is ahead of the changes the cache has yet to flush here, and
 	// closing windows by its time would emit a value that is not final.
 	observed int64
+	order    bufferOrder
 }
 
 func (p *suppressProc[K, V]) Init(ctx processor.Context[Windowed[K], Change[V]]) error {
@@ -89,8 +108,27 @@ func (p *suppressProc[K, V]) Init(ctx processor.Context[Windowed[K], Change[V]])
 	if err != nil {
 		return err
 	}
-	p.ctx, p.buf, p.observed = ctx, s, -1
-	return nil
+	p.ctx, p.buf, p.observed, p.order = ctx, s, -1, nil
+	it, err := s.All()
+	if err != nil {
+		return err
+	}
+	for it.Next() {
+		v := it.Value()
+		if len(v) < 8 {
+			err = fmt.Errorf("dsl: suppression buffer %s: corrupt entry of %d bytes", p.store, len(v))
+			break
+		}
+		p.order = append(p.order, bufferKey{time: int64(binary.BigEndian.Uint64(v[len(v)-8:])), key: append([]byte(nil), it.Key()...)})
+	}
+	if err == nil {
+		err = it.Err()
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	heap.Init(&p.order)
+	return err
 }
 
 func (p *suppressProc[K, V]) Process(r processor.Record[Windowed[K], Change[V]]) error {
@@ -99,100 +137,107 @@ func (p *suppressProc[K, V]) Process(r processor.Record[Windowed[K], Change[V]])
 	if err != nil {
 		return err
 	}
-	bk := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(kb)), uint64(r.Key.End))
-	bk = append(bk, kb...)
-	prior := Change[V]{Old: r.Value.Old, HasOld: r.Value.HasOld}
-	if old, ok, err := p.buf.Get(bk); err != nil {
-		return err
-	} else if ok {
-		// Keep the value from before the first held-back update.
-		if prior, err = p.decodePrior(old); err != nil {
+	bv := bufferValue{ctx: recordContext{timestamp: r.Timestamp, offset: -1, partition: -1, headers: r.Headers}}
+	if md, ok := p.ctx.RecordMetadata(); ok {
+		bv.ctx.topic, bv.ctx.partition, bv.ctx.offset = md.Topic, md.Partition, md.Offset
+	}
+	if r.Value.HasNew {
+		if bv.newValue, err = serializeNonNil(p.values, p.store, r.Value.New); err != nil {
 			return err
 		}
 	}
-	pb, err := p.changes.Serialize(p.store, prior)
+	if r.Value.HasOld {
+		if bv.oldValue, err = serializeNonNil(p.values, p.store, r.Value.Old); err != nil {
+			return err
+		}
+	}
+	// The prior value is the one from before the first buffered update of
+	// the key (Kafka's priorValue); the old value is the latest update's.
+	bv.priorValue = bv.oldValue
+	prev, buffered, err := p.buf.Get(kb)
 	if err != nil {
 		return err
 	}
-	cb, err := p.changes.Serialize(p.store, r.Value)
-	if err != nil {
+	if buffered {
+		old, _, err := decodeBufferValue(prev)
+		if err != nil {
+			return fmt.Errorf("dsl: suppression buffer %s: %w", p.store, err)
+		}
+		bv.priorValue = old.priorValue
+	}
+	if err := p.buf.Put(kb, bv.appendTo(nil, r.Key.End)); err != nil {
 		return err
 	}
-	v := binary.BigEndian.AppendUint64(make([]byte, 0, 12+len(pb)+len(cb)), uint64(r.Timestamp))
-	v = binary.BigEndian.AppendUint32(v, uint32(len(pb)))
-	v = append(append(v, pb...), cb...)
-	if err := p.buf.Put(bk, v); err != nil {
-		return err
+	if !buffered {
+		heap.Push(&p.order, bufferKey{time: r.Key.End, key: kb})
 	}
 	return p.emitClosed()
 }
 
-func (p *suppressProc[K, V]) decodePrior(v []byte) (Change[V], error) {
-	if len(v) < 12 || len(v) < 12+int(binary.BigEndian.Uint32(v[8:])) {
-		return Change[V]{}, fmt.Errorf("dsl: suppression buffer %s: corrupt entry of %d bytes", p.store, len(v))
+// serializeNonNil serializes v, an empty value rather than nil when the
+// serde writes nothing (nil is null in the buffer's layout).
+func serializeNonNil[V any](s serde.Serde[V], topic string, v V) ([]byte, error) {
+	b, err := s.Serialize(topic, v)
+	if b == nil && err == nil {
+		b = []byte{}
 	}
-	return p.changes.Deserialize(p.store, v[12:12+binary.BigEndian.Uint32(v[8:])])
+	return b, err
 }
 
-// emitClosed forwards and removes every buffered window whose end plus
-// grace is at or before the observed stream time.
+// emitClosed forwards and removes, oldest first, every buffered window
+// whose buffer time (its end) is at or before the observed stream time
+// minus grace (KTableSuppressProcessor's evictWhile(minTimestamp <=
+// expiryTime)).
 func (p *suppressProc[K, V]) emitClosed() error {
-	closeTime := p.observed - p.grace
-	if closeTime < 0 {
-		return nil
-	}
-	// Every key of a window ending at or before closeTime sorts below the
-	// 8 bytes of closeTime+1 (keys are longer than 8 bytes).
-	from := make([]byte, 8)
-	to := binary.BigEndian.AppendUint64(nil, uint64(closeTime+1))
-	it, err := p.buf.Range(from, to)
-	if err != nil {
-		return err
-	}
-	type entry struct{ k, v []byte }
-	var closed []entry
-	for it.Next() {
-		if int64(binary.BigEndian.Uint64(it.Key())) > closeTime {
-			break
-		}
-		closed = append(closed, entry{append([]byte(nil), it.Key()...), append([]byte(nil), it.Value()...)})
-	}
-	err = it.Err()
-	if cerr := it.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	for _, e := range closed {
-		if err := p.emit(e.k, e.v); err != nil {
+	expiry := p.observed - p.grace
+	for len(p.order) > 0 && p.order[0].time <= expiry {
+		k := heap.Pop(&p.order).(bufferKey).key
+		v, ok, err := p.buf.Get(k)
+		if err != nil {
 			return err
 		}
-		if _, _, err := p.buf.Delete(e.k); err != nil {
+		if !ok {
+			continue
+		}
+		if err := p.emit(k, v); err != nil {
+			return err
+		}
+		if _, _, err := p.buf.Delete(k); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// emit forwards a buffered window as Kafka Streams does: the latest
+// update's new and old values, with the timestamp and headers of the record
+// that buffered it. A window that ends deleted (a Filter upstream dropped
+// it) has no final result and emits nothing.
 func (p *suppressProc[K, V]) emit(k, v []byte) error {
-	key, err := p.keys.Deserialize(p.store, k[8:])
+	bv, _, err := decodeBufferValue(v)
+	if err != nil {
+		return fmt.Errorf("dsl: suppression buffer %s: %w", p.store, err)
+	}
+	if bv.newValue == nil {
+		return nil
+	}
+	key, err := p.keys.Deserialize(p.store, k)
 	if err != nil {
 		return err
 	}
-	prior, err := p.decodePrior(v)
-	if err != nil {
+	var c Change[V]
+	if c.New, err = p.values.Deserialize(p.store, bv.newValue); err != nil {
 		return err
 	}
-	latest, err := p.changes.Deserialize(p.store, v[12+binary.BigEndian.Uint32(v[8:]):])
-	if err != nil {
-		return err
+	c.HasNew = true
+	if bv.oldValue != nil {
+		if c.Old, err = p.values.Deserialize(p.store, bv.oldValue); err != nil {
+			return err
+		}
+		c.HasOld = true
 	}
-	if !latest.HasNew {
-		return nil // a window that ends deleted (filtered out) has no final result, as in Kafka Streams
-	}
-	latest.Old, latest.HasOld = prior.Old, prior.HasOld
-	return p.ctx.Forward(processor.Record[Windowed[K], Change[V]]{Key: key, Timestamp: int64(binary.BigEndian.Uint64(v)), Value: latest})
+	return p.ctx.Forward(processor.Record[Windowed[K], Change[V]]{Key: key, Value: c,
+		Timestamp: bv.ctx.timestamp, Headers: bv.ctx.headers})
 }
 
 func (p *suppressProc[K, V]) Close() error { return nil }

@@ -54,10 +54,13 @@ func TestSuppressUntilWindowCloses(t *testing.T) {
 	}
 }
 
-// TestSuppressKeepsFirstOldValue: the emitted change's old value is the one
-// from before the first held-back update, so a re-aggregation downstream
-// retracts the right value.
-func TestSuppressKeepsFirstOldValue(t *testing.T) {
+// TestSuppressEmitsLatestChange: the emitted change is the latest buffered
+// one, its old value included, as Kafka Streams'
+// InMemoryTimeOrderedKeyValueChangeBuffer.evictWhile evicts (new value, old
+// value) of the last put and keeps the prior value for the value getter
+// only (TimeOrderedKeyValueBufferTest shouldRestoreV3Format: "zxcv" evicts
+// Change("next", "3o4im"), not its prior value "previous").
+func TestSuppressEmitsLatestChange(t *testing.T) {
 	b := dsl.NewBuilder()
 	counts := dsl.WindowedBy(source(b).GroupByKey(), dsl.TumblingWindows(10*time.Second, 0)).Count(dsl.Caching(false))
 	final := dsl.SuppressUntilWindowCloses(counts)
@@ -71,7 +74,7 @@ func TestSuppressKeepsFirstOldValue(t *testing.T) {
 	}
 	kvs, err := streamstest.NewOutputTopic(d, "changes", serde.String(), serde.String()).ReadKeyValues()
 	must(t, err)
-	if fmt.Sprint(kvs) != "[{k new=3(true) old=0(false)}]" {
+	if fmt.Sprint(kvs) != "[{k new=3(true) old=2(true)}]" {
 		t.Errorf("changes %v", kvs)
 	}
 }
@@ -138,5 +141,78 @@ func TestSuppressDropsDeletedWindows(t *testing.T) {
 	must(t, err)
 	if fmt.Sprint(kvs) != "[{j new=1(true)}]" {
 		t.Errorf("changes %v, want only j's window (k's ended filtered out)", kvs)
+	}
+}
+
+// TestSuppressStoreNames follows SuppressTopologyTest
+// shouldApplyNameToFinalSuppressionNode and
+// shouldUseNumberingForAnonymousFinalSuppressionNode: a named suppression's
+// buffer is "<name>-store" (so its changelog does not move when the
+// topology changes), an anonymous one KTABLE-SUPPRESS-STATE-STORE-<index>
+// after the KTABLE-SUPPRESS-<index> node.
+func TestSuppressStoreNames(t *testing.T) {
+	for _, c := range []struct {
+		opts []dsl.Option
+		want string
+	}{
+		{[]dsl.Option{dsl.Named("myname")}, "Processor: myname (stores: [myname-store])"},
+		{nil, "Processor: KTABLE-SUPPRESS-0000000002 (stores: [KTABLE-SUPPRESS-STATE-STORE-0000000003])"},
+	} {
+		b := dsl.NewBuilder()
+		counts := dsl.SessionWindowedBy(source(b).GroupByKey(), dsl.SessionWindowsWithGap(5*time.Millisecond, 5*time.Millisecond)).
+			Count(dsl.StoreName("counts"), dsl.Caching(false))
+		dsl.ToStream(dsl.SuppressUntilWindowCloses(counts, c.opts...)).To("out")
+		top, err := b.Build()
+		must(t, err)
+		if d := top.Describe(); !strings.Contains(d, c.want) {
+			t.Errorf("describe has no %q:\n%s", c.want, d)
+		}
+	}
+}
+
+// TestSuppressBufferRestored: the buffer's store holds Kafka's changelog
+// layout (the serialized windowed key => the buffered change, ending with
+// the window end as buffer time), and a suppression started over the same
+// state (a restart, or a restore from the changelog) rebuilds its eviction
+// order from it and emits what was buffered before.
+func TestSuppressBufferRestored(t *testing.T) {
+	eng, err := statestore.OpenPebble(statestore.PebbleOptions{Dir: t.TempDir(), ApplicationID: "suppress-restore"})
+	must(t, err)
+	defer eng.Close()
+	build := func() *processor.Topology {
+		b := dsl.NewBuilder()
+		counts := dsl.WindowedBy(source(b).GroupByKey(), dsl.TumblingWindows(10*time.Millisecond, 0)).
+			Count(dsl.StoreName("counts"), dsl.Caching(false))
+		dsl.Map(dsl.NonNull(dsl.ToStream(dsl.SuppressUntilWindowCloses(counts, dsl.Named("final")))),
+			func(k dsl.Windowed[string], n int64) (string, int64) { return fmt.Sprintf("%s@%d", k.Key, k.Start), n }).
+			WithSerdes(serde.String(), serde.Int64()).To("out")
+		top, err := b.Build()
+		must(t, err)
+		return top
+	}
+	d, err := streamstest.New(build(), streamstest.Config{Engine: eng})
+	must(t, err)
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	pipeKeyTimes(t, in, []keyTime{{"b", 1}, {"a", 2}, {"a", 3}, {"c", 9}})
+	if got := readText(t, d); len(got) != 0 {
+		t.Fatalf("emitted before any window closed: %v", got)
+	}
+	buf, err := streamstest.Store[statestore.KeyValueStore[[]byte, []byte]](d, "final-store")
+	must(t, err)
+	key, err := dsl.TimeWindowedSerde(serde.String(), 10*time.Millisecond).Serialize("", dsl.Windowed[string]{Key: "a", Start: 0, End: 10})
+	must(t, err)
+	v, ok, err := buf.Get(key)
+	must(t, err)
+	if !ok || len(v) < 8 || fmt.Sprintf("%x", v[len(v)-8:]) != "000000000000000a" || fmt.Sprintf("%x", v[:8]) != "0000000000000003" {
+		t.Errorf("buffered a@0 = %x (%v): want the record timestamp 3 first and the window end 10 last", v, ok)
+	}
+	must(t, d.Close())
+
+	d, err = streamstest.New(build(), streamstest.Config{Engine: eng})
+	must(t, err)
+	defer d.Close()
+	must(t, streamstest.NewInputTopic(d, "in", serde.String(), serde.String()).PipeAt("c", "x", 25))
+	if got := strings.Join(readText(t, d), " "); got != "a@0=2 b@0=1 c@0=1" {
+		t.Errorf("after the restart: %s, want the windows buffered before it, in (end, key) order", got)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"strconv"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Kind is the type of a store.
@@ -82,6 +84,10 @@ type Spec struct {
 	// session stores; expired segments are range-deleted. Default
 	// max(Retention/2, 1 minute), as Kafka Streams.
 	SegmentInterval time.Duration
+	// ChangelogHeaders go on every changelog record of a value (not on
+	// tombstones) when the ChangeLogger is a HeaderLogger: a format
+	// version, as on Kafka Streams' suppression buffer changelog.
+	ChangelogHeaders []kgo.RecordHeader
 }
 
 // Builder creates one store per task. Builders come from KeyValue,
@@ -117,6 +123,12 @@ func Logging(on bool) Option { return optFunc(func(s *Spec) { s.Logging = on }) 
 func ChangelogConfig(cfg map[string]string) Option {
 	cfg = maps.Clone(cfg)
 	return optFunc(func(s *Spec) { s.ChangelogConfig = cfg })
+}
+
+// ChangelogHeaders puts headers on every changelog record of a value (see
+// Spec.ChangelogHeaders). The headers must not be modified afterwards.
+func ChangelogHeaders(h ...kgo.RecordHeader) Option {
+	return optFunc(func(s *Spec) { s.ChangelogHeaders = h })
 }
 
 // SourceTopic makes the store a materialization of topic: the topic serves

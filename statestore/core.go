@@ -3,6 +3,8 @@ package statestore
 import (
 	"fmt"
 	"sync/atomic"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Serde turns values into bytes and back. serde.Serde[T] satisfies it. The
@@ -23,6 +25,13 @@ type Serde[T any] interface {
 // kept until the produce completes). An error fails the store operation.
 type ChangeLogger interface {
 	LogChange(store string, key, value []byte, timestamp int64) error
+}
+
+// HeaderLogger is a ChangeLogger that can put headers on a changelog
+// record; stores with Spec.ChangelogHeaders log their values through it.
+// The headers must not be modified; they may be kept.
+type HeaderLogger interface {
+	LogChangeWithHeaders(store string, key, value []byte, headers []kgo.RecordHeader, timestamp int64) error
 }
 
 // ChangelogTopic returns the changelog topic of a store:
@@ -136,7 +145,13 @@ func (c *storeCore) log(key, value []byte, ts int64) error {
 			return fmt.Errorf("statestore: %s: changelog value: %w", c.spec.Name, err)
 		}
 	}
-	if err := c.logger.LogChange(c.spec.Name, lk, value, ts); err != nil {
+	var err error
+	if hl, ok := c.logger.(HeaderLogger); ok && value != nil && len(c.spec.ChangelogHeaders) > 0 {
+		err = hl.LogChangeWithHeaders(c.spec.Name, lk, value, c.spec.ChangelogHeaders, ts)
+	} else {
+		err = c.logger.LogChange(c.spec.Name, lk, value, ts)
+	}
+	if err != nil {
 		return fmt.Errorf("statestore: %s: logging change: %w", c.spec.Name, err)
 	}
 	return nil

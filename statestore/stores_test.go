@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"math"
 	"strings"
 	"testing"
@@ -501,5 +502,35 @@ func TestReopenPersistent(t *testing.T) {
 	w.Put("k", "later", 71*60000)
 	if got := drainKV(w.Fetch("k", 0, math.MaxInt64)); strings.Contains(got, "early") {
 		t.Errorf("early window survived expiry after reopen: %q", got)
+	}
+}
+
+type headerLogger struct {
+	recLogger
+	headers [][]kgo.RecordHeader
+}
+
+func (l *headerLogger) LogChangeWithHeaders(store string, key, value []byte, h []kgo.RecordHeader, ts int64) error {
+	l.headers = append(l.headers, h)
+	return l.LogChange(store, key, value, ts)
+}
+
+// TestChangelogHeaders: a store with ChangelogHeaders logs its values with
+// them through a HeaderLogger (Kafka Streams' suppression buffer puts v=3
+// on its changelog values) and its tombstones without.
+func TestChangelogHeaders(t *testing.T) {
+	log := &headerLogger{}
+	m := openManager(t, NewMemEngine(), log, 0, KeyValue("s", stringSerde{}, stringSerde{},
+		ChangelogHeaders(kgo.RecordHeader{Key: "v", Value: []byte{3}})))
+	st, _ := m.Store("s")
+	kv := st.(KeyValueStore[string, string])
+	if err := kv.Put("k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := kv.Delete("k"); err != nil {
+		t.Fatal(err)
+	}
+	if len(log.headers) != 1 || len(log.headers[0]) != 1 || log.headers[0][0].Key != "v" || len(log.changes) != 2 || !log.changes[1].tombstone {
+		t.Errorf("headers %v, changes %+v: want v on the value only", log.headers, log.changes)
 	}
 }

@@ -364,6 +364,12 @@ func newChangeLogger(w *worker, partition int32) *changeLogger {
 }
 
 func (c *changeLogger) LogChange(store string, key, value []byte, timestamp int64) error {
+	return c.LogChangeWithHeaders(store, key, value, nil, timestamp)
+}
+
+// LogChangeWithHeaders is LogChange with headers on the record (the
+// suppression buffer's format version).
+func (c *changeLogger) LogChangeWithHeaders(store string, key, value []byte, headers []kgo.RecordHeader, timestamp int64) error {
 	t := c.targets[store]
 	if t == nil {
 		t = &logTarget{topic: statestore.ChangelogTopic(c.w.app.cfg.ApplicationID, store), next: -1}
@@ -389,7 +395,7 @@ func (c *changeLogger) LogChange(store string, key, value []byte, timestamp int6
 	buf := make([]byte, len(key)+len(value))
 	copy(buf, key)
 	copy(buf[len(key):], value)
-	r := &kgo.Record{Topic: t.topic, Partition: c.partition, Context: manualPartition, Key: buf[:len(key):len(key)], Timestamp: time.UnixMilli(timestamp)}
+	r := &kgo.Record{Topic: t.topic, Partition: c.partition, Context: manualPartition, Key: buf[:len(key):len(key)], Headers: headers, Timestamp: time.UnixMilli(timestamp)}
 	if value != nil {
 		r.Value = buf[len(key):]
 	}
