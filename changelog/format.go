@@ -1,6 +1,7 @@
 package changelog
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -26,8 +27,29 @@ const (
 
 // checkFormat refuses a record whose version header names a format newer
 // than the one Kafka Streams 4.4 writes, as Kafka Streams itself does
-// ("Changelog records have been encoded using a larger version").
-func checkFormat(rec *kgo.Record) error {
+// ("Changelog records have been encoded using a larger version"). A store
+// with a version header of its own (own: the suppression buffer's "v" = 3,
+// InMemoryTimeOrderedKeyValueChangeBuffer's) reads values of that version
+// only: Sluice does not read the buffer's older layouts, and a value
+// without the header or with another version would be misread.
+func checkFormat(rec *kgo.Record, own []kgo.RecordHeader) error {
+	for _, o := range own {
+		if o.Key != versionHeader || rec.Value == nil {
+			continue
+		}
+		var got []byte
+		found := false
+		for _, h := range rec.Headers {
+			if h.Key == versionHeader {
+				got, found = h.Value, true
+			}
+		}
+		if !found || !bytes.Equal(got, o.Value) {
+			return fmt.Errorf("%w: %s[%d] at offset %d has changelog format version %x (present: %v); this store reads version %x only",
+				ErrUnknownFormat, rec.Topic, rec.Partition, rec.Offset, got, found, o.Value)
+		}
+		return nil
+	}
 	for _, h := range rec.Headers {
 		if h.Key != versionHeader {
 			continue

@@ -44,8 +44,12 @@ type StoreRestore struct {
 	Topic     string
 	Partition int32
 	From, End int64 // From < 0: the log start
-	restored  int64
-	done      bool
+	// Headers are the store's own changelog headers
+	// (statestore.Spec.ChangelogHeaders): a store that writes a format
+	// version header reads only records of that version.
+	Headers  []kgo.RecordHeader
+	restored int64
+	done     bool
 }
 
 // Job restores the stores of one task. Its Manager must not be used by the
@@ -152,7 +156,7 @@ func (r *Restorer) Prepare(ctx context.Context, task string, partition int32, ap
 		if !spec.Logging && spec.SourceTopic == "" {
 			continue
 		}
-		sr := &StoreRestore{Store: spec.Name, Topic: statestore.ChangelogTopic(applicationID, spec.Name), Partition: partition, From: -1}
+		sr := &StoreRestore{Store: spec.Name, Topic: statestore.ChangelogTopic(applicationID, spec.Name), Partition: partition, From: -1, Headers: spec.ChangelogHeaders}
 		if spec.SourceTopic != "" {
 			sr.Topic = spec.SourceTopic
 			sourced[sr] = true
@@ -347,7 +351,7 @@ func (r *Restorer) apply(pj *partJob, recs []*kgo.Record, batch []statestore.Cha
 		if rec.Attrs.IsControl() {
 			continue
 		}
-		if err := checkFormat(rec); err != nil {
+		if err := checkFormat(rec, sr.Headers); err != nil {
 			r.finishLocked(job, fmt.Errorf("changelog: restoring store %q of task %s: %w", sr.Store, job.Task, err))
 			return batch
 		}

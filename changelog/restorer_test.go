@@ -230,3 +230,51 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestRestoreStoreWithOwnVersionHeader: a store that writes a format
+// version header of its own (the suppression buffer's "v" = 3, as Kafka
+// Streams' InMemoryTimeOrderedKeyValueChangeBuffer) restores records of
+// that version, tombstones without headers too, and refuses a value of
+// another version or with none instead of misreading it.
+func TestRestoreStoreWithOwnVersionHeader(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	appID := env.AppID(t)
+	topic := statestore.ChangelogTopic(appID, "buffer")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := env.Admin(t).CreateTopic(ctx, 1, env.ReplicationFactor(), nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	v3 := []kgo.RecordHeader{{Key: "v", Value: []byte{3}}}
+	now := time.Now()
+	produceTo(t, env, []*kgo.Record{
+		{Topic: topic, Key: []byte("a"), Value: []byte("1"), Timestamp: now, Headers: v3},
+		{Topic: topic, Key: []byte("b"), Value: []byte("2"), Timestamp: now, Headers: v3},
+		{Topic: topic, Key: []byte("b"), Timestamp: now},
+	})
+	open := func() *statestore.Manager {
+		m, err := statestore.OpenManager(statestore.ManagerConfig{
+			ApplicationID: appID, Task: "0_0", Partition: 0,
+			Stores: []statestore.Builder{statestore.KeyValue("buffer", serde.String(), serde.String(), statestore.ChangelogHeaders(v3...))},
+		})
+		must(t, err)
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	m := open()
+	must(t, restoreTask(t, env, appID, "0_0", 0, m, nil).Err())
+	st, _ := m.Store("buffer")
+	kv := st.(statestore.KeyValueStore[string, string])
+	if v, ok, _ := kv.Get("a"); !ok || v != "1" {
+		t.Errorf("a = %q %v, want 1", v, ok)
+	}
+	if _, ok, _ := kv.Get("b"); ok {
+		t.Error("b kept after its tombstone")
+	}
+	for _, hs := range [][]kgo.RecordHeader{nil, {{Key: "v", Value: []byte{2}}}} {
+		produceTo(t, env, []*kgo.Record{{Topic: topic, Key: []byte("c"), Value: []byte("3"), Timestamp: now, Headers: hs}})
+		if err := restoreTask(t, env, appID, "0_0", 0, open(), nil).Err(); !errors.Is(err, changelog.ErrUnknownFormat) {
+			t.Errorf("restoring a value with headers %v: %v, want ErrUnknownFormat", hs, err)
+		}
+	}
+}
