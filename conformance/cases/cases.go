@@ -91,6 +91,11 @@ type Case struct {
 	Name    string
 	Inputs  []InputKind
 	Outputs []Output
+	// MaxTaskIdle, if set, is max.task.idle.ms on both sides instead of
+	// the input shape's: a join of a repartitioned stream needs it so that
+	// Java itself waits for the repartition topic instead of joining the
+	// table's records first (with 0, its output depends on timing).
+	MaxTaskIdle time.Duration
 	// Build adds the topology to b, reading the input topics in and
 	// writing the output topics out (as many as Inputs and Outputs).
 	Build func(b *dsl.Builder, in, out []string)
@@ -268,7 +273,7 @@ func init() {
 	table := []InputKind{TableInput}
 	add(Case{Name: "table-ops", Inputs: table, Outputs: []Output{exactStr}, Build: func(b *dsl.Builder, in, out []string) {
 		t := dsl.NewTable(b, in[0], ss, ss).Filter(func(_, v string) bool { return len(v) > 4 })
-		dsl.MapTableValues(t, func(_, v string) string { return strings.ToUpper(v) }).ToStream().To(out[0])
+		dsl.MapTableValues(t, func(_, v string) string { return strings.ToUpper(v) }).ToStream().WithSerdes(ss, ss).To(out[0])
 	}})
 	regroup := func(b *dsl.Builder, in string) dsl.GroupedTable[string, string] {
 		return dsl.GroupTableBy(dsl.NewTable(b, in, ss, ss), func(_, v string) (string, string) { return v[:1], v }, ss, ss)
@@ -331,7 +336,7 @@ func init() {
 			return v + "|" + tv
 		}).WithSerdes(ss, ss).To(out[0])
 	}})
-	add(Case{Name: "join-rekeyed", Inputs: joinIn, Outputs: []Output{exactStr}, Build: func(b *dsl.Builder, in, out []string) {
+	add(Case{Name: "join-rekeyed", Inputs: joinIn, Outputs: []Output{exactStr}, MaxTaskIdle: 5 * time.Second, Build: func(b *dsl.Builder, in, out []string) {
 		t := dsl.NewTable(b, in[1], ss, ss)
 		s := dsl.SelectKey(stringStream(b, in[0]), func(_, v string) string { return rekey(v) })
 		dsl.Join(s, t, func(_, v, tv string) string { return v + "|" + tv }).WithSerdes(ss, ss).To(out[0])

@@ -69,12 +69,31 @@ func sameRec(a, b outRecord) bool {
 		a.Timestamp == b.Timestamp
 }
 
+// byPartition splits records with a key by partition. Records with a null
+// key are left out: Kafka's producer puts them on any partition (sticky
+// partitioning), so neither their partition nor their order relative to
+// keyed records is defined.
 func byPartition(recs []outRecord) map[int32][]outRecord {
 	m := map[int32][]outRecord{}
 	for _, r := range recs {
-		m[r.Partition] = append(m[r.Partition], r)
+		if r.Key != nil {
+			m[r.Partition] = append(m[r.Partition], r)
+		}
 	}
 	return m
+}
+
+// nullKeyed returns the records with a null key, formatted and sorted: they
+// are compared as a multiset.
+func nullKeyed(o cases.Output, recs []outRecord) []string {
+	var out []string
+	for _, r := range recs {
+		if r.Key == nil {
+			out = append(out, fmtRec(o, r))
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func partitionsOf(a, b map[int32][]outRecord) []int32 {
@@ -92,10 +111,24 @@ func partitionsOf(a, b map[int32][]outRecord) []int32 {
 	return ps
 }
 
-// compareExact compares every record of each partition, in order.
+// compareExact compares every record of each partition, in order, and the
+// records with a null key as a multiset.
 func compareExact(o cases.Output, java, sluice []outRecord) []string {
 	jp, sp := byPartition(java), byPartition(sluice)
 	var diffs []string
+	jn, sn := nullKeyed(o, java), nullKeyed(o, sluice)
+	for i := 0; i < max(len(jn), len(sn)); i++ {
+		if i >= len(jn) || i >= len(sn) || jn[i] != sn[i] {
+			at := func(l []string) string {
+				if i < len(l) {
+					return l[i]
+				}
+				return "nothing"
+			}
+			diffs = append(diffs, fmt.Sprintf("null keys (%d java, %d sluice; sorted) [%d]: java %s; sluice %s", len(jn), len(sn), i, at(jn), at(sn)))
+			break
+		}
+	}
 	for _, p := range partitionsOf(jp, sp) {
 		j, s := jp[p], sp[p]
 		n := max(len(j), len(s))
@@ -177,6 +210,9 @@ func comparePartitions(o cases.Output, java, sluice []outRecord) []string {
 	parts := func(recs []outRecord) map[string]string {
 		m := map[string]map[int32]bool{}
 		for _, r := range recs {
+			if r.Key == nil {
+				continue // partitioned at random by the producer
+			}
 			k := fmtKey(o.Key, r.Key)
 			if m[k] == nil {
 				m[k] = map[int32]bool{}

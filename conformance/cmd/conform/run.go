@@ -52,7 +52,11 @@ func maxTaskIdle(shape string) time.Duration {
 
 func (r *runner) newApp(c cases.Case, shape, guarantee, side string, inputs []string) (*app, error) {
 	id := fmt.Sprintf("%s-%s-%s-%s-%s", r.runID, c.Name, shape, short(guarantee), side)
-	a := &app{side: side, caseName: c.Name, c: c, id: id, guarantee: guarantee, maxTaskIdle: maxTaskIdle(shape), inputs: inputs,
+	idle := maxTaskIdle(shape)
+	if c.MaxTaskIdle > 0 {
+		idle = c.MaxTaskIdle
+	}
+	a := &app{side: side, caseName: c.Name, c: c, id: id, guarantee: guarantee, maxTaskIdle: idle, inputs: inputs,
 		stateDir: filepath.Join(r.dir, "state", side), describePath: filepath.Join(r.dir, id+".describe"), logPath: filepath.Join(r.dir, id+".log")}
 	for i := range c.Outputs {
 		a.outputs = append(a.outputs, fmt.Sprintf("%s-%s-%s-%s-out%d-%s", r.runID, c.Name, shape, short(guarantee), i, side))

@@ -103,6 +103,11 @@ public final class Main {
         p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 10 * 1024 * 1024L);
         p.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, idle);
         p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir);
+        // Operations the Go DSL gives serdes positionally take the defaults
+        // here (repartition(), join's repartition), so that no Repartitioned
+        // or Joined changes the generated names.
+        p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
+        p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
         KafkaStreams ks = new KafkaStreams(t, p);
         ks.setUncaughtExceptionHandler(e -> {
             out.println("error " + appId + " uncaught " + e.toString().replace('\n', ' '));
