@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sluicestreams/sluice/conformance/cases"
@@ -16,11 +17,21 @@ import (
 // input.
 func (r *runner) migrations(ctx context.Context) []*result {
 	var out []*result
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for _, g := range splitList(r.o.guarantees) {
 		for _, dir := range [][2]string{{"java", "sluice"}, {"sluice", "java"}} {
-			out = append(out, r.migration(ctx, g, dir[0], dir[1]))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res := r.migration(ctx, g, dir[0], dir[1])
+				mu.Lock()
+				out = append(out, res)
+				mu.Unlock()
+			}()
 		}
 	}
+	wg.Wait()
 	return out
 }
 

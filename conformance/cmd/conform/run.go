@@ -292,8 +292,8 @@ func (r *runner) waitDone(ctx context.Context, apps []*app, skip map[*app]error,
 			if s == nil || s.done {
 				continue
 			}
-			if err := a.runError(); err != nil {
-				s.done = true
+			if a.runError() != nil || (a.side == "java" && len(r.java.errors(a.id)) > 0) {
+				s.done, s.why = true, "failed" // reported by the caller
 				continue
 			}
 			committed, snap, err := r.b.progress(ctx, a.id, a.inputs, a.outputs)
@@ -319,7 +319,7 @@ func (r *runner) waitDone(ctx context.Context, apps []*app, skip map[*app]error,
 	}
 	out := map[*app]string{}
 	for a, s := range st {
-		if !s.done {
+		if !s.done || s.why == "failed" {
 			out[a] = s.why
 		}
 	}
