@@ -20,8 +20,8 @@ GO=${GO:-go}
 mode=${1:-full}
 [ $# -gt 0 ] && shift
 
-# The bounded subset: one case per family of operations.
-BOUNDED_CASES=${BOUNDED_CASES:-filter,select-key-repartition,wordcount,groupby-count-uncached,table-regroup-count,tumbling-count-uncached,suppress-tumbling,join}
+# The bounded subset: most cases, on backlog input only (about two minutes).
+BOUNDED_CASES=${BOUNDED_CASES:-filter,map,flatmap,select-key-repartition,merge-split,wordcount,groupby-count-uncached,groupbykey-aggregate,table-ops,table-regroup-aggregate,tumbling-count,tumbling-count-uncached,session-count-uncached,suppress-tumbling,suppress-session,join,left-join}
 
 case $mode in
 bounded) flags=(-shapes backlog -cases "$BOUNDED_CASES" -timeout 150s) ;;

@@ -141,6 +141,9 @@ func run(o options) (bool, error) {
 		}
 	}
 	results = append(results, <-migrations...)
+	// The state directories are the bulk of a run's files and of no use
+	// once the applications closed; logs and describe texts stay.
+	_ = os.RemoveAll(filepath.Join(dir, "state"))
 	stale := applyKnown(results, known)
 	ok := report(o, results, stale, time.Since(t0))
 	return ok, nil

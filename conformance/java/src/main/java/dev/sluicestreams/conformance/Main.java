@@ -169,6 +169,10 @@ public final class Main {
         return Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>with(S, L).withCachingDisabled();
     }
 
+    static Materialized<String, String, KeyValueStore<Bytes, byte[]>> uncachedTable() {
+        return Materialized.<String, String, KeyValueStore<Bytes, byte[]>>with(S, S).withCachingDisabled();
+    }
+
     static Materialized<String, Long, WindowStore<Bytes, byte[]>> windowStore(boolean cached) {
         Materialized<String, Long, WindowStore<Bytes, byte[]>> m = Materialized.with(S, L);
         return cached ? m : m.withCachingDisabled();
@@ -278,7 +282,7 @@ public final class Main {
                 break;
             }
             case "table-regroup-count": {
-                b.table(in.get(0), ss)
+                b.table(in.get(0), ss, uncachedTable())
                     .groupBy((k, v) -> KeyValue.pair(v.substring(0, 1), v), Grouped.with(S, S))
                     .count()
                     .toStream()
@@ -286,7 +290,7 @@ public final class Main {
                 break;
             }
             case "table-regroup-aggregate": {
-                b.table(in.get(0), ss)
+                b.table(in.get(0), ss, uncachedTable())
                     .groupBy((k, v) -> KeyValue.pair(v.substring(0, 1), v), Grouped.with(S, S))
                     .aggregate(() -> 0L, (k, v, agg) -> agg + len(v), (k, v, agg) -> agg - len(v), Materialized.with(S, L))
                     .toStream()
