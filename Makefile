@@ -67,6 +67,7 @@ demo:
 # stopped again); writes BENCHMARKS.md and bench/results/. Needs Java 17+ and
 # Maven. bench-quick is the short run (a minute or two); extra harness flags
 # go in BENCH_FLAGS, e.g. make bench BENCH_FLAGS='-runs 5 -profile'.
+# BASELINE=<commit> adds the word count of that commit's build as a contender.
 bench:
 	GO=$(GO) bench/run.sh $(BENCH_FLAGS)
 

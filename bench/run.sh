@@ -22,5 +22,16 @@ if ! scripts/kafka.sh status --brokers 1 2>/dev/null | grep ' running ' >/dev/nu
 fi
 
 "$GO" build -o bench/.bin/contender ./bench/contender
+# BASELINE=<commit>: also build the contender of that commit and run its word
+# count beside this build's, so a change is a ratio within one run.
+baseline_args=()
+if [ -n "${BASELINE:-}" ]; then
+	bt=$(mktemp -d)
+	git worktree add -q --detach "$bt/src" "$BASELINE"
+	(cd "$bt/src" && "$GO" build -o "$ROOT/bench/.bin/contender-baseline" ./bench/contender)
+	git worktree remove --force "$bt/src"
+	rm -rf "$bt"
+	baseline_args=(-baseline-bin bench/.bin/contender-baseline)
+fi
 (cd bench/java && mvn -q -B ${MVN_ARGS:-} package)
-"$GO" run ./bench/harness -brokers "$(scripts/kafka.sh bootstrap --brokers 1)" "$@"
+"$GO" run ./bench/harness -brokers "$(scripts/kafka.sh bootstrap --brokers 1)" "${baseline_args[@]}" "$@"

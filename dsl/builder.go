@@ -25,6 +25,9 @@ type Builder struct {
 	top     *processor.Topology
 	counter int
 	err     error
+	// joinRepartitions maps a stream's node to the source of the
+	// repartition topic its joins read (see joinRepartition).
+	joinRepartitions map[string]string
 }
 
 // NewBuilder returns an empty builder.
@@ -86,16 +89,20 @@ func (b *Builder) newName(prefix string) string {
 }
 
 // nodeName returns the user's name if given, else a generated one. A user's
-// name does not take an index, as in Kafka Streams.
+// name takes an index all the same, as in Kafka Streams
+// (NamedInternal.orElseGenerateWithPrefix), so that naming one operation
+// does not change the generated names of the operations after it.
 func (b *Builder) nodeName(o *options, prefix string) string {
+	gen := b.newName(prefix)
 	if o.name != "" {
 		return o.name
 	}
-	return b.newName(prefix)
+	return gen
 }
 
 // storeName returns the materialized store name if given, else a generated
-// one: prefix + "STATE-STORE-" + index.
+// one: prefix + "STATE-STORE-" + index. A given store name takes no index,
+// as in Kafka Streams' MaterializedInternal.
 func (b *Builder) storeName(o *options, prefix string) string {
 	if o.storeName != "" {
 		return o.storeName

@@ -20,56 +20,67 @@ type Grouped[K, V any] struct {
 	s    Stream[K, V]
 	name string // Named option of the grouping: names the repartition topic
 	part int32
+	// shared is the repartition of a named grouping, made by its first
+	// aggregation and read by the later ones (GroupedStreamAggregateBuilder
+	// keeps one repartition node per named grouping); copies of a Grouped
+	// share it.
+	shared *Stream[K, V]
 }
 
 // GroupByKey groups the stream by its current key. Options: Named (the
 // repartition topic, if one is needed), Partitions.
 func (s Stream[K, V]) GroupByKey(opts ...Option) Grouped[K, V] {
-	o := collect(opts)
-	return Grouped[K, V]{s: s, name: o.name, part: o.partitions}
+	o := s.b.collect("GroupByKey", opts, optNamed|optPartitions)
+	return Grouped[K, V]{s: s, name: o.name, part: o.partitions, shared: new(Stream[K, V])}
 }
 
 // GroupBy groups the stream by the key fn returns, which is serialized with
 // keySerde for the repartition topic and the store (the value keeps the
 // stream's serde). Grouping by a new key always repartitions. Options:
-// Named (the key-selecting node is generated; Named names the repartition
-// topic), Partitions.
+// Named (the key-selecting node and the repartition topic, as Kafka
+// Streams' Grouped.as names both), Partitions.
 func GroupBy[K, V, KR any](s Stream[K, V], fn func(key K, value V) KR, keySerde serde.Serde[KR], opts ...Option) Grouped[KR, V] {
-	o := collect(opts)
-	name := s.b.newName(prefixKeySelect)
+	o := s.b.collect("GroupBy", opts, optNamed|optPartitions)
+	name := s.b.nodeName(o, prefixKeySelect)
 	addStateless(s.b, name, s.node, func(ctx processor.Context[KR, V], r processor.Record[K, V]) error {
 		return ctx.Forward(processor.WithKeyValue(r, fn(r.Key, r.Value), r.Value))
 	})
 	ns := Stream[KR, V]{b: s.b, node: name, keySerde: keySerde, valueSerde: s.valueSerde, keyChanged: true}
-	return Grouped[KR, V]{s: ns, name: o.name, part: o.partitions}
+	return Grouped[KR, V]{s: ns, name: o.name, part: o.partitions, shared: new(Stream[KR, V])}
 }
 
 // input returns the stream an aggregation reads: s itself, or s through a
-// repartition topic named after the grouping or the store.
-//
-// Names follow Kafka Streams: a named grouping gives <name>-repartition-sink
-// and <name>-repartition-source; otherwise the nodes get generated names
-// (KSTREAM-SINK-, KSTREAM-SOURCE-) and one index is skipped between them
-// where Kafka Streams adds a filter dropping null keys, which Go keys do
-// not have, so generated names match Kafka Streams' for the same program.
+// repartition topic named after the grouping or else the store
+// (GroupedStreamAggregateBuilder): <name>-repartition with the nodes
+// <name>-repartition-filter, -sink and -source, or generated names when
+// the store's name is generated (see repartition). A named grouping
+// aggregated twice repartitions once; the second aggregation takes the
+// indexes of the names all the same.
 func (g Grouped[K, V]) input(store string) Stream[K, V] {
 	if !g.s.keyChanged {
 		return g.s
 	}
-	if g.name != "" {
-		return repartition(g.s, g.name, g.name+"-repartition-sink", g.name+"-repartition-source", g.part)
+	if g.name == "" {
+		return repartition(g.s, store, g.part)
 	}
-	sink := g.s.b.newName(prefixSink)
-	g.s.b.nextIndex() // Kafka Streams' null-key filter
-	source := g.s.b.newName(prefixSource)
-	return repartition(g.s, store, sink, source, g.part)
+	if g.shared != nil && g.shared.b != nil {
+		g.s.b.nextIndex()
+		g.s.b.nextIndex()
+		g.s.b.nextIndex()
+		return *g.shared
+	}
+	in := repartition(g.s, g.name, g.part)
+	if g.shared != nil {
+		*g.shared = in
+	}
+	return in
 }
 
-// Count counts the records of each key in a table. Options: StoreName,
-// InMemory, Caching, Logging; Named names the aggregating node.
+// Count counts the records of each key in a table. Options: Named (the
+// aggregating node), StoreName, InMemory, Caching, Logging.
 func (g Grouped[K, V]) Count(opts ...Option) Table[K, int64] {
-	return Aggregate(g, func() int64 { return 0 },
-		func(_ K, _ V, agg int64) int64 { return agg + 1 }, serde.Int64(), opts...)
+	return aggregate(g, "Count", func() int64 { return 0 },
+		func(_ K, _ V, agg int64) int64 { return agg + 1 }, serde.Int64(), opts)
 }
 
 // Reduce combines the values of each key with fn, starting from the first
@@ -77,7 +88,7 @@ func (g Grouped[K, V]) Count(opts ...Option) Table[K, int64] {
 // grouped stream serializes the store. Options as for Count.
 func (g Grouped[K, V]) Reduce(fn func(agg, value V) V, opts ...Option) Table[K, V] {
 	b := g.s.b
-	o := collect(opts)
+	o := b.collect("Reduce", opts, optNamed|optStore)
 	store := b.storeName(o, prefixReduce)
 	name := b.nodeName(o, prefixReduce)
 	in := g.input(store)
@@ -101,8 +112,12 @@ func (g Grouped[K, V]) Reduce(fn func(agg, value V) V, opts ...Option) Table[K, 
 // init() for a new key, then add(key, value, agg) for every record. aggSerde
 // serializes the store. Options as for Count.
 func Aggregate[K, V, A any](g Grouped[K, V], init func() A, add func(key K, value V, agg A) A, aggSerde serde.Serde[A], opts ...Option) Table[K, A] {
+	return aggregate(g, "Aggregate", init, add, aggSerde, opts)
+}
+
+func aggregate[K, V, A any](g Grouped[K, V], op string, init func() A, add func(key K, value V, agg A) A, aggSerde serde.Serde[A], opts []Option) Table[K, A] {
 	b := g.s.b
-	o := collect(opts)
+	o := b.collect(op, opts, optNamed|optStore)
 	store := b.storeName(o, prefixAggregate)
 	name := b.nodeName(o, prefixAggregate)
 	in := g.input(store)

@@ -17,14 +17,17 @@ import (
 // partitioning of keys. If the stream's key may have changed (Map,
 // SelectKey, ...), it is first written through the repartition topic
 // "<application.id>-<name>-repartition" (name: the Named option, or the
-// join node's generated name), which gets the table's partition count.
+// name of the stream's node, KSTREAM-KEY-SELECT-0000000004), which gets the
+// table's partition count. Unnamed joins of one stream share its
+// repartition topic, as in Kafka Streams without optimization.
 // Records are processed in timestamp order across the stream and the
 // table, so a record joins the table as it was at its timestamp as far as
 // the input allows (see max.task.idle.ms).
 //
 // t must be materialized in a store: a table from NewTable, ToTable or an
 // aggregation (a Filter or MapValues of one is not). The result's key serde
-// is the stream's; the value serde is set with WithSerdes. Options: Named.
+// is the stream's; the value serde is set with WithSerdes. Options: Named
+// (the join node and the repartition topic).
 func Join[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner func(key K, value V, tableValue VT) VR, opts ...Option) Stream[K, VR] {
 	return streamTableJoin(s, t, prefixJoin, func(k K, v V, tv VT, found bool) (VR, bool) {
 		if !found {
@@ -46,7 +49,15 @@ func LeftJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], joiner func(key 
 
 func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], prefix string, join func(K, V, VT, bool) (VR, bool), opts []Option) Stream[K, VR] {
 	b := s.b
-	o := collect(opts)
+	op := "Join"
+	if prefix == prefixLeftJoin {
+		op = "LeftJoin"
+	}
+	o := b.collect(op, opts, optNamed)
+	in := s
+	if s.keyChanged && t.b == b && t.store != "" {
+		in = joinRepartition(s, o.name)
+	}
 	name := b.nodeName(o, prefix)
 	out := Stream[K, VR]{b: b, node: name, keySerde: s.keySerde, valueSerde: same[VR](s.valueSerde)}
 	if t.b != b {
@@ -56,14 +67,6 @@ func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], prefix st
 	if t.store == "" {
 		b.fail(fmt.Errorf("%w: join %s: table %s is not materialized in a store; join a table from NewTable, ToTable or an aggregation", processor.ErrInvalidTopology, name, t.node))
 		return out
-	}
-	in := s
-	if s.keyChanged {
-		base := o.name
-		if base == "" {
-			base = name
-		}
-		in = repartition(s, base, base+"-repartition-sink", base+"-repartition-source", 0)
 	}
 	store := t.store
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, V, K, VR] {
@@ -103,3 +106,30 @@ func (p *streamTableJoinProc[K, V, VT, VR]) Process(r processor.Record[K, V]) er
 }
 
 func (p *streamTableJoinProc[K, V, VT, VR]) Close() error { return nil }
+
+// joinRepartition is the stream a join reads when s must be repartitioned
+// first (KStreamImpl.repartitionForJoin): the topic is named after the join
+// (named) or after s's node. The first join of s makes the repartition;
+// later unnamed joins of s read it, though they take the indexes of its
+// names all the same.
+func joinRepartition[K, V any](s Stream[K, V], name string) Stream[K, V] {
+	b := s.b
+	if src, ok := b.joinRepartitions[s.node]; ok && name == "" {
+		b.nextIndex()
+		b.nextIndex()
+		b.nextIndex()
+		out := s.derive(src)
+		out.keyChanged = false
+		return out
+	}
+	base := name
+	if base == "" {
+		base = s.node
+	}
+	in := repartition(s, base, 0)
+	if b.joinRepartitions == nil {
+		b.joinRepartitions = map[string]string{}
+	}
+	b.joinRepartitions[s.node] = in.node
+	return in
+}

@@ -15,9 +15,11 @@ import (
 // within the inactivity gap of a session (before its start or after its
 // end) joins it, merging sessions it bridges. A session's window runs from
 // its first record's timestamp to its last's, both inclusive. A session
-// closes once stream time passes its end plus grace; a record that would
-// only extend closed sessions is dropped and counted in the dropped-records
-// metric (reason "expired-window").
+// closes once stream time passes its end plus the gap plus grace (as in
+// Kafka Streams since 3.0, KAFKA-12718); a record that would only extend
+// closed sessions is dropped and counted in the dropped-records metric
+// (reason "expired-window"), and SuppressUntilWindowCloses emits a session
+// at the same time.
 //
 // SessionWindows is a value.
 type SessionWindows struct {
@@ -45,10 +47,12 @@ func SessionWindowedBy[K, V any](g Grouped[K, V], w SessionWindows) SessionGroup
 	return SessionGrouped[K, V]{g: g, w: w}
 }
 
-// Count counts the records of each session. When a record merges
-// sessions, the merged ones are deleted from the table (a change with no
-// new value) and the new session is added. Options: StoreName, Retention,
-// InMemory, Caching, Logging; Named names the aggregating node.
+// Count counts the records of each session. When a record changes a
+// session (extends it, merges sessions, or falls inside one), the sessions
+// it touched are deleted from the table first (a change with no new value,
+// carrying the old one) and the resulting session is added (a change with
+// no old value), in that order, as in Kafka Streams. Options: Named (the
+// aggregating node), StoreName, Retention, InMemory, Caching, Logging.
 func (sg SessionGrouped[K, V]) Count(opts ...Option) Table[Windowed[K], int64] {
 	return SessionAggregate(sg, func() int64 { return 0 },
 		func(_ K, _ V, agg int64) int64 { return agg + 1 },
@@ -62,7 +66,7 @@ func (sg SessionGrouped[K, V]) Count(opts ...Option) Table[Windowed[K], int64] {
 func SessionAggregate[K, V, A any](sg SessionGrouped[K, V], init func() A, add func(key K, value V, agg A) A, merge func(key K, a, b A) A, aggSerde serde.Serde[A], opts ...Option) Table[Windowed[K], A] {
 	g, w := sg.g, sg.w
 	b := g.s.b
-	o := collect(opts)
+	o := b.collect("SessionAggregate", opts, optNamed|optStore|optRetention)
 	store := b.storeName(o, prefixAggregate)
 	name := b.nodeName(o, prefixAggregate)
 	out := Table[Windowed[K], A]{b: b, node: name}
@@ -89,7 +93,9 @@ func SessionAggregate[K, V, A any](sg SessionGrouped[K, V], init func() A, add f
 	}, in.node))
 	b.check(b.top.AddStateStore(statestore.Session(store, retention, g.s.keySerde, aggSerde, o.storeOpts()...), name))
 	out.store, out.keySerde, out.valueSerde = store, SessionWindowedSerde(g.s.keySerde), aggSerde
-	out.window = &windowInfo{grace: grace}
+	// Suppression waits for the same close time (Kafka Streams'
+	// GraphGraceSearchUtil: a session window's grace is gap + grace).
+	out.window = &windowInfo{grace: gap + grace}
 	return out
 }
 
@@ -128,7 +134,9 @@ func (p *sessionAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
 		p.ctx.Dropped("negative-timestamp")
 		return nil
 	}
-	closeTime := max(p.ctx.StreamTime(), ts) - p.grace
+	// A session closes at its end + gap + grace (Kafka Streams since 3.0,
+	// KAFKA-12718): until then a record may still extend it.
+	closeTime := max(p.ctx.StreamTime(), ts) - p.gap - p.grace
 	it, err := p.s.FindSessions(r.Key, ts-p.gap, satAdd(ts, p.gap))
 	if err != nil {
 		return err
@@ -157,24 +165,23 @@ func (p *sessionAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
 		p.ctx.Dropped("expired-window")
 		return nil
 	}
-	for _, s := range merged {
-		if s.w.Start == win.Start && s.w.End == win.End {
-			continue // the record falls inside this session: it is updated in place
-		}
-		if err := p.s.Remove(s.w); err != nil {
-			return err
-		}
-		if !p.cached {
-			if err := p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: s.w, Timestamp: s.w.End,
-				Value: Change[A]{Old: s.v, HasOld: true}}); err != nil {
+	// As in Kafka Streams, unless the record starts a session of its own
+	// (or repeats the timestamp of a one-record session), every session it
+	// touches is removed, the one it falls inside included, and a deletion
+	// goes downstream for each before the merged session is put: a session
+	// that grows changes its windowed key.
+	if win.Start != ts || win.End != ts {
+		for _, s := range merged {
+			if err := p.s.Remove(s.w); err != nil {
 				return err
 			}
+			if !p.cached {
+				if err := p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: s.w, Timestamp: s.w.End,
+					Value: Change[A]{Old: s.v, HasOld: true}}); err != nil {
+					return err
+				}
+			}
 		}
-	}
-	var old A
-	hasOld := false
-	if len(merged) == 1 && merged[0].w.Start == win.Start && merged[0].w.End == win.End {
-		old, hasOld = merged[0].v, true
 	}
 	agg = p.add(r.Key, r.Value, agg)
 	if err := p.s.Put(win, agg); err != nil {
@@ -183,8 +190,10 @@ func (p *sessionAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
 	if p.cached {
 		return nil
 	}
+	// The put carries no old value, as in Kafka Streams: the session it
+	// replaces, if any, was deleted just before.
 	return p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: win, Timestamp: win.End, Headers: r.Headers,
-		Value: Change[A]{New: agg, HasNew: true, Old: old, HasOld: hasOld}})
+		Value: Change[A]{New: agg, HasNew: true}})
 }
 
 func (p *sessionAggProc[K, V, A]) Close() error { return nil }

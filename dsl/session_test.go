@@ -128,3 +128,135 @@ func TestSessionsMatchBruteForce(t *testing.T) {
 		})
 	}
 }
+
+// sessionChanges writes a session table's changes to "out" as
+// "[key@start/end]" (Kafka's Windowed.toString) => the new count, or
+// "null" for a deletion, with the record's timestamp.
+func sessionChanges(t dsl.Table[dsl.Windowed[string], int64], topic string) {
+	dsl.Map(dsl.ChangeStream(t), func(k dsl.Windowed[string], c dsl.Change[int64]) (string, string) {
+		v := "null"
+		if c.HasNew {
+			v = fmt.Sprint(c.New)
+		}
+		return fmt.Sprintf("[%s@%d/%d]", k.Key, k.Start, k.End), v
+	}).WithSerdes(serde.String(), serde.String()).To(topic)
+}
+
+func readTimed(t *testing.T, d *streamstest.Driver, topic string) string {
+	t.Helper()
+	recs, err := streamstest.NewOutputTopic(d, topic, serde.String(), serde.String()).ReadRecords()
+	must(t, err)
+	var out []string
+	for _, r := range recs {
+		out = append(out, fmt.Sprintf("%s=%s@%d", r.Key, r.Value, r.Timestamp))
+	}
+	return strings.Join(out, " ")
+}
+
+// TestSessionCountMatchesKafka follows SessionWindowedKStreamImplTest
+// shouldCountSessionWindowedWithCachingDisabled / ...WithCachingEnabled
+// (gap 500 ms, no grace): a growing session is deleted before the grown one
+// is put, each change timestamped with its session's end.
+func TestSessionCountMatchesKafka(t *testing.T) {
+	for _, caching := range []bool{false, true} {
+		t.Run(fmt.Sprint("caching=", caching), func(t *testing.T) {
+			b := dsl.NewBuilder()
+			sessionChanges(dsl.SessionWindowedBy(source(b).GroupByKey(), dsl.SessionWindowsWithGap(500*time.Millisecond, 0)).
+				Count(dsl.Caching(caching)), "out")
+			d := buildDriver(t, b, streamstest.Config{})
+			in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+			pipeKeyTimes(t, in, []keyTime{{"1", 10}, {"1", 15}, {"1", 600}, {"2", 600}, {"2", 599}})
+			want := "[1@10/10]=1@10 [1@10/10]=null@10 [1@10/15]=2@15 [1@600/600]=1@600 " +
+				"[2@600/600]=1@600 [2@600/600]=null@600 [2@599/600]=2@600"
+			if got := readTimed(t, d, "out"); got != want {
+				t.Errorf("output\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+// TestSessionClosesAfterGapPlusGrace follows
+// KStreamSessionWindowAggregateProcessorTest
+// shouldLogAndMeterWhenSkippingLateRecordWithNonzeroGrace (gap 10 ms, grace
+// 1 ms): a session closes at end + gap + grace (KAFKA-12718), so a record at
+// 0 is accepted at stream time 11 and dropped at 12.
+func TestSessionClosesAfterGapPlusGrace(t *testing.T) {
+	b := dsl.NewBuilder()
+	sessionChanges(dsl.SessionWindowedBy(source(b).GroupByKey(), dsl.SessionWindowsWithGap(10*time.Millisecond, time.Millisecond)).
+		Count(dsl.Caching(false)), "out")
+	d := buildDriver(t, b, streamstest.Config{})
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	pipeKeyTimes(t, in, []keyTime{{"dummy", 0}, {"OnTime1", 0}, {"dummy", 11}, {"OnTime2", 0}, {"dummy", 12}, {"Late1", 0}})
+	got := readTimed(t, d, "out")
+	if !strings.Contains(got, "[OnTime2@0/0]=1@0") || strings.Contains(got, "Late1") {
+		t.Errorf("output %s: want OnTime2 counted and Late1 dropped", got)
+	}
+	if n := d.DroppedRecords()["expired-window"]; n != 1 {
+		t.Errorf("dropped %d late records, want 1", n)
+	}
+}
+
+// TestSuppressSessionWindows follows SuppressScenarioTest
+// shouldSupportFinalResultsForSessionWindows (gap 5 ms, no grace): a record
+// inside a session deletes and re-puts it; a late record is dropped once
+// stream time passes end + gap; suppression emits each session once, after
+// end + gap.
+func TestSuppressSessionWindows(t *testing.T) {
+	b := dsl.NewBuilder()
+	counts := dsl.SessionWindowedBy(source(b).GroupByKey(), dsl.SessionWindowsWithGap(5*time.Millisecond, 0)).
+		Count(dsl.StoreName("counts"), dsl.Caching(false))
+	sessionChanges(dsl.SuppressUntilWindowCloses(counts), "output-suppressed")
+	sessionChanges(counts, "output-raw")
+	d := buildDriver(t, b, streamstest.Config{})
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	pipe := func(k string, ts int64) { t.Helper(); must(t, in.PipeAt(k, "v1", ts)) }
+	pipe("k1", 0)
+	pipe("k1", 5)
+	pipe("k1", 1) // inside [0, 5]: the session is deleted and put again
+	pipe("k2", 11)
+	// Stream time 11 - (gap + grace) = 6 >= the end 5 of [0, 5]: it is final.
+	if got := readTimed(t, d, "output-suppressed"); got != "[k1@0/5]=3@5" {
+		t.Errorf("suppressed at stream time 11: %s", got)
+	}
+	pipe("k1", 5) // late: stream time 11 - gap 5 > end 5
+	pipe("k1", 30)
+	wantRaw := "[k1@0/0]=1@0 [k1@0/0]=null@0 [k1@0/5]=2@5 [k1@0/5]=null@5 [k1@0/5]=3@5 [k2@11/11]=1@11 [k1@30/30]=1@30"
+	if got := readTimed(t, d, "output-raw"); got != wantRaw {
+		t.Errorf("raw\n got %s\nwant %s", got, wantRaw)
+	}
+	if n := d.DroppedRecords()["expired-window"]; n != 1 {
+		t.Errorf("dropped %d late records, want 1", n)
+	}
+}
+
+// TestSuppressSessionWaitsForGap: suppression of session windows waits for
+// end + gap + grace (Kafka Streams' GraphGraceSearchUtil gives a session
+// aggregation's suppression the grace gap + grace), not end + grace, so the
+// result it emits is final: with gap 10 ms and no grace, [0, 0] is still
+// open at stream time 5, and a record at 8 extends it. Sessions come out
+// in order of their ends.
+func TestSuppressSessionWaitsForGap(t *testing.T) {
+	b := dsl.NewBuilder()
+	counts := dsl.SessionWindowedBy(source(b).GroupByKey(), dsl.SessionWindowsWithGap(10*time.Millisecond, 0)).
+		Count(dsl.Caching(false))
+	sessionChanges(dsl.SuppressUntilWindowCloses(counts), "out")
+	d := buildDriver(t, b, streamstest.Config{})
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	pipeKeyTimes(t, in, []keyTime{{"a", 0}, {"b", 5}, {"a", 8}, {"b", 30}})
+	if got, want := readTimed(t, d, "out"), "[b@5/5]=1@5 [a@0/8]=2@8"; got != want {
+		t.Errorf("suppressed\n got %s\nwant %s", got, want)
+	}
+}
+
+type keyTime struct {
+	k  string
+	ts int64
+}
+
+// pipeKeyTimes pipes one record with value "x" per key and timestamp.
+func pipeKeyTimes(t *testing.T, in *streamstest.InputTopic[string, string], recs []keyTime) {
+	t.Helper()
+	for _, r := range recs {
+		must(t, in.PipeAt(r.k, "x", r.ts))
+	}
+}

@@ -2,6 +2,8 @@ package dsl
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/serde"
@@ -41,7 +43,7 @@ func KV[K, V any](k K, v V) KeyValue[K, V] { return KeyValue[K, V]{Key: k, Value
 // WithTimestampExtractor, WithOffsetReset. A null key or value (nil bytes)
 // reaches the stream as the zero value of its type.
 func NewStream[K, V any](b *Builder, topics []string, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...Option) Stream[K, V] {
-	o := collect(opts)
+	o := b.collect("NewStream", opts, optSource)
 	name := b.nodeName(o, prefixSource)
 	b.check(processor.AddSource(b.top, name, processor.SourceSpec[K, V]{
 		Topics: topics, KeySerde: keySerde, ValueSerde: valueSerde,
@@ -85,9 +87,9 @@ func addStateless[K, V, KR, VR any](b *Builder, name, parent string, fn func(ctx
 	b.check(processor.AddProcessor(b.top, name, processor.Func(fn), parent))
 }
 
-// Filter keeps the records for which pred returns true.
+// Filter keeps the records for which pred returns true. Options: Named.
 func (s Stream[K, V]) Filter(pred func(key K, value V) bool, opts ...Option) Stream[K, V] {
-	name := s.b.nodeName(collect(opts), prefixFilter)
+	name := s.b.nodeName(s.b.collect("Filter", opts, optNamed), prefixFilter)
 	addStateless(s.b, name, s.node, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		if pred(r.Key, r.Value) {
 			return ctx.Forward(r)
@@ -97,9 +99,9 @@ func (s Stream[K, V]) Filter(pred func(key K, value V) bool, opts ...Option) Str
 	return s.derive(name)
 }
 
-// FilterNot drops the records for which pred returns true.
+// FilterNot drops the records for which pred returns true. Options: Named.
 func (s Stream[K, V]) FilterNot(pred func(key K, value V) bool, opts ...Option) Stream[K, V] {
-	name := s.b.nodeName(collect(opts), prefixFilter)
+	name := s.b.nodeName(s.b.collect("FilterNot", opts, optNamed), prefixFilter)
 	addStateless(s.b, name, s.node, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		if !pred(r.Key, r.Value) {
 			return ctx.Forward(r)
@@ -110,8 +112,9 @@ func (s Stream[K, V]) FilterNot(pred func(key K, value V) bool, opts ...Option) 
 }
 
 // Peek calls fn for each record and passes the record on unchanged.
+// Options: Named.
 func (s Stream[K, V]) Peek(fn func(key K, value V), opts ...Option) Stream[K, V] {
-	name := s.b.nodeName(collect(opts), prefixPeek)
+	name := s.b.nodeName(s.b.collect("Peek", opts, optNamed), prefixPeek)
 	addStateless(s.b, name, s.node, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		fn(r.Key, r.Value)
 		return ctx.Forward(r)
@@ -119,9 +122,9 @@ func (s Stream[K, V]) Peek(fn func(key K, value V), opts ...Option) Stream[K, V]
 	return s.derive(name)
 }
 
-// Foreach calls fn for each record. It ends the stream.
+// Foreach calls fn for each record. It ends the stream. Options: Named.
 func (s Stream[K, V]) Foreach(fn func(key K, value V), opts ...Option) {
-	name := s.b.nodeName(collect(opts), prefixForeach)
+	name := s.b.nodeName(s.b.collect("Foreach", opts, optNamed), prefixForeach)
 	addStateless(s.b, name, s.node, func(_ processor.Context[K, V], r processor.Record[K, V]) error {
 		fn(r.Key, r.Value)
 		return nil
@@ -130,13 +133,13 @@ func (s Stream[K, V]) Foreach(fn func(key K, value V), opts ...Option) {
 
 // Merge returns a stream of the records of s and other, in the order they
 // are processed. The merged stream keeps s's serdes; it needs a repartition
-// before grouping if either input does.
+// before grouping if either input does. Options: Named.
 func (s Stream[K, V]) Merge(other Stream[K, V], opts ...Option) Stream[K, V] {
 	if other.b != s.b {
 		s.b.fail(fmt.Errorf("dsl: Merge: the streams come from different builders"))
 		return s
 	}
-	name := s.b.nodeName(collect(opts), prefixMerge)
+	name := s.b.nodeName(s.b.collect("Merge", opts, optNamed), prefixMerge)
 	s.b.check(processor.AddProcessor(s.b.top, name, processor.Func(func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		return ctx.Forward(r)
 	}), s.node, other.node))
@@ -151,8 +154,12 @@ func (s Stream[K, V]) Merge(other Stream[K, V], opts ...Option) Stream[K, V] {
 // processor may change keys, so grouping the result repartitions; the
 // result carries no serdes (see WithSerdes).
 func Process[K, V, KR, VR any](s Stream[K, V], supplier processor.Supplier[K, V, KR, VR], opts ...Option) Stream[KR, VR] {
-	o := collect(opts)
-	name := s.b.nodeName(o, prefixProcessor)
+	o := s.b.collect("Process", opts, optNamed|optStores)
+	// A named process() takes no index in Kafka Streams (KStreamImpl.process).
+	name := o.name
+	if name == "" {
+		name = s.b.newName(prefixProcessor)
+	}
 	s.b.check(processor.AddProcessor(s.b.top, name, supplier, s.node))
 	if len(o.stores) > 0 {
 		s.b.check(s.b.top.ConnectStores(o.stores[0], name))
@@ -165,8 +172,9 @@ func Process[K, V, KR, VR any](s Stream[K, V], supplier processor.Supplier[K, V,
 
 // Map replaces each record's key and value by what fn returns. The result
 // carries no serdes (see WithSerdes) and is repartitioned before grouping.
+// Options: Named.
 func Map[K, V, KR, VR any](s Stream[K, V], fn func(key K, value V) (KR, VR), opts ...Option) Stream[KR, VR] {
-	name := s.b.nodeName(collect(opts), prefixMap)
+	name := s.b.nodeName(s.b.collect("Map", opts, optNamed), prefixMap)
 	addStateless(s.b, name, s.node, func(ctx processor.Context[KR, VR], r processor.Record[K, V]) error {
 		k, v := fn(r.Key, r.Value)
 		return ctx.Forward(processor.WithKeyValue(r, k, v))
@@ -175,9 +183,10 @@ func Map[K, V, KR, VR any](s Stream[K, V], fn func(key K, value V) (KR, VR), opt
 }
 
 // MapValues replaces each record's value by fn's result. The key, its serde
-// and its partitioning stay; the result carries no value serde.
+// and its partitioning stay; the result carries no value serde. Options:
+// Named.
 func MapValues[K, V, VR any](s Stream[K, V], fn func(value V) VR, opts ...Option) Stream[K, VR] {
-	name := s.b.nodeName(collect(opts), prefixMapValues)
+	name := s.b.nodeName(s.b.collect("MapValues", opts, optNamed), prefixMapValues)
 	addStateless(s.b, name, s.node, func(ctx processor.Context[K, VR], r processor.Record[K, V]) error {
 		return ctx.Forward(processor.WithValue(r, fn(r.Value)))
 	})
@@ -186,9 +195,9 @@ func MapValues[K, V, VR any](s Stream[K, V], fn func(value V) VR, opts ...Option
 
 // FlatMap replaces each record by the records fn returns (none, one or
 // more), each with the input's timestamp and headers. The result carries no
-// serdes and is repartitioned before grouping.
+// serdes and is repartitioned before grouping. Options: Named.
 func FlatMap[K, V, KR, VR any](s Stream[K, V], fn func(key K, value V) []KeyValue[KR, VR], opts ...Option) Stream[KR, VR] {
-	name := s.b.nodeName(collect(opts), prefixFlatMap)
+	name := s.b.nodeName(s.b.collect("FlatMap", opts, optNamed), prefixFlatMap)
 	addStateless(s.b, name, s.node, func(ctx processor.Context[KR, VR], r processor.Record[K, V]) error {
 		for _, kv := range fn(r.Key, r.Value) {
 			if err := ctx.Forward(processor.WithKeyValue(r, kv.Key, kv.Value)); err != nil {
@@ -201,9 +210,9 @@ func FlatMap[K, V, KR, VR any](s Stream[K, V], fn func(key K, value V) []KeyValu
 }
 
 // FlatMapValues replaces each record by one record per value fn returns,
-// each with the input's key, timestamp and headers.
+// each with the input's key, timestamp and headers. Options: Named.
 func FlatMapValues[K, V, VR any](s Stream[K, V], fn func(value V) []VR, opts ...Option) Stream[K, VR] {
-	name := s.b.nodeName(collect(opts), prefixFlatMapValues)
+	name := s.b.nodeName(s.b.collect("FlatMapValues", opts, optNamed), prefixFlatMapValues)
 	addStateless(s.b, name, s.node, func(ctx processor.Context[K, VR], r processor.Record[K, V]) error {
 		for _, v := range fn(r.Value) {
 			if err := ctx.Forward(processor.WithValue(r, v)); err != nil {
@@ -217,8 +226,9 @@ func FlatMapValues[K, V, VR any](s Stream[K, V], fn func(value V) []VR, opts ...
 
 // SelectKey replaces each record's key by fn's result. The value serde stays;
 // the result carries no key serde and is repartitioned before grouping.
+// Options: Named.
 func SelectKey[K, V, KR any](s Stream[K, V], fn func(key K, value V) KR, opts ...Option) Stream[KR, V] {
-	name := s.b.nodeName(collect(opts), prefixKeySelect)
+	name := s.b.nodeName(s.b.collect("SelectKey", opts, optNamed), prefixKeySelect)
 	addStateless(s.b, name, s.node, func(ctx processor.Context[KR, V], r processor.Record[K, V]) error {
 		return ctx.Forward(processor.WithKeyValue(r, fn(r.Key, r.Value), r.Value))
 	})
@@ -244,15 +254,13 @@ type branchPred[K, V any] struct {
 	pred  func(K, V) bool // nil: the default branch
 }
 
-// Split starts splitting s into branches. Named sets the prefix of branch
-// node names (default: the split node's name followed by "-").
+// Split starts splitting s into branches. Options: Named, which names the
+// split node and is the prefix of the branch names; without it the split
+// node is KSTREAM-BRANCH-0000000001 and the branches are named after it
+// (KSTREAM-BRANCH-0000000001a), as in Kafka Streams' BranchedKStreamImpl.
 func (s Stream[K, V]) Split(opts ...Option) *Splitter[K, V] {
-	o := collect(opts)
-	node := s.b.newName(prefixBranch)
-	prefix := o.name
-	if prefix == "" {
-		prefix = node + "-"
-	}
+	node := s.b.nodeName(s.b.collect("Split", opts, optNamed), prefixBranch)
+	prefix := node
 	preds := &[]branchPred[K, V]{}
 	s.b.check(processor.AddProcessor(s.b.top, node, func() processor.Processor[K, V, K, V] {
 		return &splitProcessor[K, V]{preds: preds}
@@ -289,6 +297,7 @@ func (sp *Splitter[K, V]) add(name string, pred func(K, V) bool) Stream[K, V] {
 		name = fmt.Sprint(sp.count)
 	}
 	child := sp.prefix + name
+	sp.s.b.nextIndex() // each branch takes an index in Kafka Streams
 	*sp.preds = append(*sp.preds, branchPred[K, V]{child: child, pred: pred})
 	addStateless(sp.s.b, child, sp.node, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		return ctx.Forward(r)
@@ -334,10 +343,10 @@ type Produced[K, V any] struct {
 	Name string
 }
 
-// To writes the stream to topic with the stream's serdes. Named names the
-// sink node.
+// To writes the stream to topic with the stream's serdes. Options: Named
+// (the sink node).
 func (s Stream[K, V]) To(topic string, opts ...Option) {
-	s.ToWith(Produced[K, V]{Topic: topic, Name: collect(opts).name})
+	s.ToWith(Produced[K, V]{Topic: topic, Name: s.b.collect("To", opts, optNamed).name})
 }
 
 // ToWith writes the stream as p says.
@@ -349,10 +358,7 @@ func (s Stream[K, V]) ToWith(p Produced[K, V]) {
 	if vs == nil {
 		vs = s.valueSerde
 	}
-	name := p.Name
-	if name == "" {
-		name = s.b.newName(prefixSink)
-	}
+	name := s.b.nodeName(&options{name: p.Name}, prefixSink)
 	if ks == nil || vs == nil {
 		s.b.fail(fmt.Errorf("%w: sink %s: give serdes in Produced or with WithSerdes", ErrNoSerde, name))
 		return
@@ -369,31 +375,60 @@ func (s Stream[K, V]) ToWith(p Produced[K, V]) {
 // "<application.id>-<name>-repartition", and continues from it, so that
 // records are partitioned by their current key. It splits the topology into
 // two sub-topologies. Options: Named (the topic's <name>; default the
-// generated KSTREAM-REPARTITION-0000000005), Partitions. The sink and source
-// nodes are <name>-repartition-sink and <name>-repartition-source.
+// generated KSTREAM-REPARTITION-0000000005), Partitions. Named or not, the
+// nodes are named as Kafka Streams names them (see repartition).
 func (s Stream[K, V]) Repartition(opts ...Option) Stream[K, V] {
-	o := collect(opts)
+	o := s.b.collect("Repartition", opts, optNamed|optPartitions)
+	// A named repartition takes no index (KStreamImpl.repartition).
 	base := o.name
 	if base == "" {
 		base = s.b.newName(prefixRepartition)
 	}
-	return repartition(s, base, base+"-repartition-sink", base+"-repartition-source", o.partitions)
+	return repartition(s, base, o.partitions)
 }
 
-// repartition writes s to the internal topic base-repartition through the
-// sink node sinkName and continues from the source node sourceName reading
-// it.
-func repartition[K, V any](s Stream[K, V], base, sinkName, sourceName string, partitions int32) Stream[K, V] {
+// generatedName matches the names Kafka Streams generates for streams
+// (KSTREAM-...-0000000007); a repartition topic prefixed by one gets
+// generated node names too.
+var generatedName = regexp.MustCompile(`^KSTREAM.*-[0-9]{10}$`)
+
+// repartition writes s to the internal topic prefix-repartition and
+// continues from a source reading it, with the nodes Kafka Streams adds
+// (KStreamImpl.createRepartitionedSource): a filter, then the sink, and the
+// source. Three indexes are taken for their generated names whether or not
+// they are used; they are used when prefix is itself a generated name,
+// otherwise the nodes are <topic>-filter, <topic>-sink and <topic>-source.
+//
+// The filter forwards every record: in Kafka Streams 4.4 its predicate is
+// (k, v) -> true (the operations after a repartition skip null keys
+// themselves). It is kept so that node names, indexes and Describe match.
+func repartition[K, V any](s Stream[K, V], prefix string, partitions int32) Stream[K, V] {
 	b := s.b
+	topic := prefix
+	if !strings.HasSuffix(topic, "-repartition") {
+		topic += "-repartition"
+	}
+	sinkName, filterName, sourceName := b.newName(prefixSink), b.newName(prefixFilter), b.newName(prefixSource)
+	if !generatedName.MatchString(prefix) {
+		sinkName, filterName, sourceName = topic+"-sink", topic+"-filter", topic+"-source"
+	}
 	if s.keySerde == nil || s.valueSerde == nil {
-		b.fail(fmt.Errorf("%w: repartition topic %s-repartition: the stream has no serdes after a type change; give them with WithSerdes", ErrNoSerde, base))
+		b.fail(fmt.Errorf("%w: repartition topic %s: the stream has no serdes after a type change; give them with WithSerdes", ErrNoSerde, topic))
 		return s
 	}
-	topic := base + "-repartition"
+	addStateless(b, filterName, s.node, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
+		return ctx.Forward(r)
+	})
 	b.check(processor.AddSink(b.top, sinkName, processor.SinkSpec[K, V]{
 		Topic: topic, KeySerde: s.keySerde, ValueSerde: s.valueSerde, Internal: true, Partitions: partitions,
-	}, s.node))
-	b.check(processor.AddSource(b.top, sourceName, processor.SourceSpec[K, V]{
+	}, filterName))
+	return repartitionSource(s, topic, sourceName)
+}
+
+// repartitionSource adds the source reading the internal topic and returns
+// the stream from it.
+func repartitionSource[K, V any](s Stream[K, V], topic, sourceName string) Stream[K, V] {
+	s.b.check(processor.AddSource(s.b.top, sourceName, processor.SourceSpec[K, V]{
 		Topics: []string{topic}, KeySerde: s.keySerde, ValueSerde: s.valueSerde, Internal: true,
 	}))
 	out := s.derive(sourceName)

@@ -19,16 +19,22 @@ import (
 // order of their end; a window whose last change is a deletion (a Filter
 // upstream dropped it) emits nothing.
 //
-// The updates wait in a logged key-value store (the Named option or a
-// generated KTABLE-SUPPRESS-STATE-STORE- name; StoreName, InMemory and
-// Logging apply; it is never cached), so after a crash or a move the
+// Options: Named (the node, KTABLE-SUPPRESS-0000000003 by default; a
+// named suppression takes no index, as in Kafka Streams), StoreName,
+// InMemory, Logging. The updates wait in a logged key-value store
+// (<name>-store when Named, else a generated
+// KTABLE-SUPPRESS-STATE-STORE- name; it is never cached), so after a crash or a move the
 // buffer is restored with the rest of the task's state. t must be the
 // table of a windowed aggregation, or a Filter or MapTableValues of one,
 // with a value serde. As in Kafka Streams, the buffer is unbounded.
 func SuppressUntilWindowCloses[K, V any](t Table[Windowed[K], V], opts ...Option) Table[Windowed[K], V] {
 	b := t.b
-	o := collect(opts)
-	name := b.nodeName(o, prefixSuppress)
+	o := b.collect("SuppressUntilWindowCloses", opts, optNamed|optStoreName|optInMemory|optLogging)
+	// A named suppression takes no index (KTableImpl.suppress).
+	name := o.name
+	if name == "" {
+		name = b.newName(prefixSuppress)
+	}
 	out := Table[Windowed[K], V]{b: b, node: name, keySerde: t.keySerde, valueSerde: t.valueSerde, window: t.window}
 	if t.window == nil {
 		b.fail(fmt.Errorf("%w: suppress %s: %s is not the table of a windowed aggregation", processor.ErrInvalidTopology, name, t.node))
@@ -38,11 +44,14 @@ func SuppressUntilWindowCloses[K, V any](t Table[Windowed[K], V], opts ...Option
 		b.fail(fmt.Errorf("%w: suppress %s: the table has no serdes for the suppression buffer", ErrNoSerde, name))
 		return out
 	}
-	o.name = ""
+	// The buffer of a named suppression is <name>-store, taking no index.
+	if o.storeName == "" && o.name != "" {
+		o.storeName = o.name + "-store"
+	}
 	store := b.storeName(o, prefixSuppress)
 	off := false
 	o.caching = &off
-	keys, changes := t.keySerde, ChangeSerde(t.valueSerde)
+	keys, changes := t.keySerde, bufferChangeSerde[V]{t.valueSerde}
 	grace := t.window.grace
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[Windowed[K], Change[V], Windowed[K], Change[V]] {
 		return &suppressProc[K, V]{store: store, keys: keys, changes: changes, grace: grace}

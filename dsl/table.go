@@ -54,9 +54,10 @@ func (t Table[K, V]) StoreName() string { return t.store }
 // store (StoreName; default "<topic>-STATE-STORE-0000000000"). The topic
 // itself is the store's changelog: nothing is logged, and after a move or a
 // lost state directory the store is restored from the topic up to the
-// committed offset (so Logging does not apply). Options: Named (the source
-// node), StoreName, InMemory, Caching, WithTimestampExtractor,
-// WithOffsetReset.
+// committed offset (so Logging does not apply). Options: Named (the
+// KTABLE-SOURCE node; the source node is then <name>-source, as with Kafka
+// Streams' Consumed.as), StoreName, InMemory, Caching,
+// WithTimestampExtractor, WithOffsetReset.
 //
 // Tombstones: a record whose value is null (nil bytes) deletes its key. The
 // source reads values as raw bytes and the KTABLE-SOURCE node deserializes
@@ -66,14 +67,17 @@ func (t Table[K, V]) StoreName() string { return t.store }
 // goes to the deserialization error handler as a source's would. A
 // deletion goes downstream as a Change with HasNew false.
 func NewTable[K, V any](b *Builder, topic string, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...Option) Table[K, V] {
-	o := collect(opts)
+	o := b.collect("NewTable", opts, optSource|optStoreName|optInMemory|optCaching)
 	store := b.storeName(o, topic+"-")
-	src := b.nodeName(o, prefixSource)
+	src := b.newName(prefixSource)
+	if o.name != "" {
+		src = o.name + "-source"
+	}
 	b.check(processor.AddSource(b.top, src, processor.SourceSpec[K, []byte]{
 		Topics: []string{topic}, KeySerde: keySerde, ValueSerde: serde.Bytes(),
 		TimestampExtractor: o.extractor, OffsetReset: o.reset,
 	}))
-	name := b.newName(prefixTableSource)
+	name := b.nodeName(o, prefixTableSource)
 	if keySerde == nil || valueSerde == nil {
 		b.fail(fmt.Errorf("%w: NewTable %s: a key serde and a value serde are required", ErrNoSerde, topic))
 		return Table[K, V]{b: b, node: name}
@@ -125,7 +129,7 @@ func (p *tableSourceProc[K, V]) Close() error { return nil }
 // null value, so ToTable never deletes.
 func (s Stream[K, V]) ToTable(opts ...Option) Table[K, V] {
 	b := s.b
-	o := collect(opts)
+	o := b.collect("ToTable", opts, optNamed|optStore)
 	name := b.nodeName(o, prefixToTable)
 	store := b.storeName(o, prefixToTable)
 	if s.keySerde == nil || s.valueSerde == nil {
@@ -160,19 +164,19 @@ func (p *toTableProc[K, V]) Close() error { return nil }
 
 // Filter keeps the keys whose value satisfies pred: an update to a value
 // that fails pred deletes the key downstream. The result is computed from
-// this table's changes, not materialized.
+// this table's changes, not materialized. Options: Named.
 func (t Table[K, V]) Filter(pred func(key K, value V) bool, opts ...Option) Table[K, V] {
-	return t.filter(pred, false, opts)
+	return t.filter(pred, false, t.b.collect("Table.Filter", opts, optNamed))
 }
 
 // FilterNot drops the keys whose value satisfies pred, as Filter with the
-// predicate negated.
+// predicate negated. Options: Named.
 func (t Table[K, V]) FilterNot(pred func(key K, value V) bool, opts ...Option) Table[K, V] {
-	return t.filter(pred, true, opts)
+	return t.filter(pred, true, t.b.collect("Table.FilterNot", opts, optNamed))
 }
 
-func (t Table[K, V]) filter(pred func(K, V) bool, not bool, opts []Option) Table[K, V] {
-	name := t.b.nodeName(collect(opts), prefixTableFilter)
+func (t Table[K, V]) filter(pred func(K, V) bool, not bool, o *options) Table[K, V] {
+	name := t.b.nodeName(o, prefixTableFilter)
 	keep := func(k K, v V) bool { return pred(k, v) != not }
 	addStateless(t.b, name, t.node, func(ctx processor.Context[K, Change[V]], r processor.Record[K, Change[V]]) error {
 		c := r.Value
@@ -196,9 +200,9 @@ func (t Table[K, V]) filter(pred func(K, V) bool, not bool, opts []Option) Table
 
 // MapTableValues maps every value of the table with fn (new and old values
 // alike, so downstream retractions stay right). The result is computed, not
-// materialized, and carries the key serde only.
+// materialized, and carries the key serde only. Options: Named.
 func MapTableValues[K, V, VR any](t Table[K, V], fn func(key K, value V) VR, opts ...Option) Table[K, VR] {
-	name := t.b.nodeName(collect(opts), prefixTableMapVals)
+	name := t.b.nodeName(t.b.collect("MapTableValues", opts, optNamed), prefixTableMapVals)
 	addStateless(t.b, name, t.node, func(ctx processor.Context[K, Change[VR]], r processor.Record[K, Change[V]]) error {
 		var c Change[VR]
 		if r.Value.HasNew {
@@ -215,9 +219,9 @@ func MapTableValues[K, V, VR any](t Table[K, V], fn func(key K, value V) VR, opt
 // ToStream returns the stream of the table's updates: one record per new
 // value of a key. Deletions are not forwarded, because a Stream[K, V]
 // cannot carry a null value; Table.To writes them to a topic as
-// tombstones, and ChangeStream shows them.
+// tombstones, and ChangeStream shows them. Options: Named.
 func (t Table[K, V]) ToStream(opts ...Option) Stream[K, V] {
-	name := t.b.nodeName(collect(opts), prefixTableToStream)
+	name := t.b.nodeName(t.b.collect("ToStream", opts, optNamed), prefixTableToStream)
 	addStateless(t.b, name, t.node, func(ctx processor.Context[K, V], r processor.Record[K, Change[V]]) error {
 		if !r.Value.HasNew {
 			return nil
@@ -228,9 +232,9 @@ func (t Table[K, V]) ToStream(opts ...Option) Stream[K, V] {
 }
 
 // ChangeStream returns the stream of the table's changes, deletions
-// included (HasNew false), with old values where known.
+// included (HasNew false), with old values where known. Options: Named.
 func ChangeStream[K, V any](t Table[K, V], opts ...Option) Stream[K, Change[V]] {
-	name := t.b.nodeName(collect(opts), prefixTableToStream)
+	name := t.b.nodeName(t.b.collect("ChangeStream", opts, optNamed), prefixTableToStream)
 	addStateless(t.b, name, t.node, func(ctx processor.Context[K, Change[V]], r processor.Record[K, Change[V]]) error {
 		return ctx.Forward(r)
 	})
@@ -252,17 +256,22 @@ type GroupedTable[K, V any] struct {
 	valueSerde serde.Serde[V]
 	name       string
 	part       int32
+	// shared is the repartition source of a named grouping, made by its
+	// first aggregation and read by the later ones (KGroupedTableImpl keeps
+	// one repartition node per named grouping); copies share it.
+	shared *string
 }
 
 // GroupTableBy regroups the table by the key and value fn returns, which
 // keySerde and valueSerde serialize for the repartition topic
 // "<application.id>-<name>-repartition" (name: the Named option, else the
-// aggregation's store name). Regrouping always repartitions. Options: Named,
-// Partitions.
+// aggregation's store name). Regrouping always repartitions. Options: Named
+// (the KTABLE-SELECT node and the repartition topic, as Kafka Streams'
+// Grouped.as names both), Partitions.
 func GroupTableBy[K, V, KR, VR any](t Table[K, V], fn func(key K, value V) (KR, VR), keySerde serde.Serde[KR], valueSerde serde.Serde[VR], opts ...Option) GroupedTable[KR, VR] {
-	o := collect(opts)
 	b := t.b
-	name := b.newName(prefixTableSelect)
+	o := b.collect("GroupTableBy", opts, optNamed|optPartitions)
+	name := b.nodeName(o, prefixTableSelect)
 	if keySerde == nil || valueSerde == nil {
 		b.fail(fmt.Errorf("%w: GroupTableBy %s: a key serde and a value serde are required", ErrNoSerde, name))
 	}
@@ -295,7 +304,7 @@ func GroupTableBy[K, V, KR, VR any](t Table[K, V], fn func(key K, value V) (KR, 
 		}
 		return nil
 	}), t.node))
-	return GroupedTable[KR, VR]{b: b, node: name, keySerde: keySerde, valueSerde: valueSerde, name: o.name, part: o.partitions}
+	return GroupedTable[KR, VR]{b: b, node: name, keySerde: keySerde, valueSerde: valueSerde, name: o.name, part: o.partitions, shared: new(string)}
 }
 
 // sameKey compares keys by their serialized bytes, which is how Kafka
@@ -312,37 +321,60 @@ func sameKey[K any](s serde.Serde[K], a, b K) (bool, error) {
 	return bytes.Equal(ab, bb), nil
 }
 
-// input writes the regrouped changes through the repartition topic. As in
-// Kafka Streams, a named grouping gives the nodes <name>-sink and
-// <name>-source, otherwise generated names.
-func (g GroupedTable[K, V]) input(store string) Stream[K, Change[V]] {
-	s := Stream[K, Change[V]]{b: g.b, node: g.node, keySerde: g.keySerde}
+// input writes the regrouped changes through the repartition topic
+// <grouping name or store>-repartition, with no filter, as Kafka Streams'
+// KGroupedTableImpl does: the sink and source are <aggName>-sink and
+// <aggName>-source for a Named aggregation (aggName), else generated, and
+// take their indexes either way. A named grouping aggregated twice
+// repartitions once.
+func (g GroupedTable[K, V]) input(store, aggName string) Stream[K, Change[V]] {
+	b := g.b
+	s := Stream[K, Change[V]]{b: b, node: g.node, keySerde: g.keySerde}
 	if g.valueSerde != nil {
 		s.valueSerde = ChangeSerde(g.valueSerde)
 	}
-	if g.name != "" {
-		return repartition(s, g.name, g.name+"-sink", g.name+"-source", g.part)
+	sinkName, sourceName := b.newName(prefixSink), b.newName(prefixSource)
+	if aggName != "" {
+		sinkName, sourceName = aggName+"-sink", aggName+"-source"
 	}
-	sink := g.b.newName(prefixSink)
-	source := g.b.newName(prefixSource)
-	return repartition(s, store, sink, source, g.part)
+	if g.name != "" && g.shared != nil && *g.shared != "" {
+		out := s.derive(*g.shared)
+		out.keyChanged = false
+		return out
+	}
+	prefix := g.name
+	if prefix == "" {
+		prefix = store
+	}
+	topic := prefix + "-repartition"
+	if s.keySerde == nil || s.valueSerde == nil {
+		b.fail(fmt.Errorf("%w: repartition topic %s: a key serde and a value serde are required", ErrNoSerde, topic))
+		return s
+	}
+	b.check(processor.AddSink(b.top, sinkName, processor.SinkSpec[K, Change[V]]{
+		Topic: topic, KeySerde: s.keySerde, ValueSerde: s.valueSerde, Internal: true, Partitions: g.part,
+	}, s.node))
+	in := repartitionSource(s, topic, sourceName)
+	if g.name != "" && g.shared != nil {
+		*g.shared = sourceName
+	}
+	return in
 }
 
 // Count counts the source-table keys in each group; a key moving to another
-// group decrements the old group's count. Options: StoreName, InMemory,
-// Caching, Logging; Named names the aggregating node.
+// group decrements the old group's count. Options: Named (the aggregating
+// node; its repartition sink and source are then <name>-sink and
+// <name>-source), StoreName, InMemory, Caching, Logging.
 func (g GroupedTable[K, V]) Count(opts ...Option) Table[K, int64] {
-	return AggregateTable(g, func() int64 { return 0 },
-		func(_ K, _ V, agg int64) int64 { return agg + 1 },
-		func(_ K, _ V, agg int64) int64 { return agg - 1 },
-		serde.Int64(), opts...)
+	return aggregateTable(g, "GroupedTable.Count", prefixTableAgg, serde.Int64(), func(_ K, _ V, agg int64, _ bool) int64 { return agg + 1 },
+		func(_ K, _ V, agg int64) int64 { return agg - 1 }, opts)
 }
 
 // Reduce combines the values of each group: adder folds a new value in,
 // subtractor takes an old one out. The first value of a group is its
 // aggregate. Options as for Count.
 func (g GroupedTable[K, V]) Reduce(adder, subtractor func(agg, value V) V, opts ...Option) Table[K, V] {
-	return aggregateTable(g, prefixTableReduce, g.valueSerde, func(_ K, v V, agg V, first bool) V {
+	return aggregateTable(g, "GroupedTable.Reduce", prefixTableReduce, g.valueSerde, func(_ K, v V, agg V, first bool) V {
 		if first {
 			return v
 		}
@@ -355,7 +387,7 @@ func (g GroupedTable[K, V]) Reduce(adder, subtractor func(agg, value V) V, opts 
 // value retracted by an update or deletion of the source table. aggSerde
 // serializes the store. Options as for Count.
 func AggregateTable[K, V, A any](g GroupedTable[K, V], init func() A, adder, subtractor func(key K, value V, agg A) A, aggSerde serde.Serde[A], opts ...Option) Table[K, A] {
-	return aggregateTable(g, prefixTableAgg, aggSerde, func(k K, v V, agg A, first bool) A {
+	return aggregateTable(g, "AggregateTable", prefixTableAgg, aggSerde, func(k K, v V, agg A, first bool) A {
 		if first {
 			agg = init()
 		}
@@ -363,11 +395,13 @@ func AggregateTable[K, V, A any](g GroupedTable[K, V], init func() A, adder, sub
 	}, subtractor, opts)
 }
 
-func aggregateTable[K, V, A any](g GroupedTable[K, V], prefix string, aggSerde serde.Serde[A], add func(K, V, A, bool) A, sub func(K, V, A) A, opts []Option) Table[K, A] {
+func aggregateTable[K, V, A any](g GroupedTable[K, V], op, prefix string, aggSerde serde.Serde[A], add func(K, V, A, bool) A, sub func(K, V, A) A, opts []Option) Table[K, A] {
 	b := g.b
-	o := collect(opts)
-	store := b.storeName(o, prefix)
-	in := g.input(store)
+	o := b.collect(op, opts, optNamed|optStore)
+	// Reduce's store is named KTABLE-AGGREGATE-STATE-STORE- too
+	// (KGroupedTableImpl.reduce).
+	store := b.storeName(o, prefixTableAgg)
+	in := g.input(store, o.name)
 	name := b.nodeName(o, prefix)
 	if g.keySerde == nil || aggSerde == nil {
 		b.fail(fmt.Errorf("%w: %s: store %s needs a key serde and an aggregate serde", ErrNoSerde, name, store))
@@ -418,10 +452,10 @@ func (p *tableAggProc[K, V, A]) Close() error { return nil }
 
 // To writes the table to topic with its serdes: each update as the key's new
 // value and each deletion as a tombstone (a null value), as Kafka Streams'
-// table.toStream().to(topic) does. Named names the sink node. Tables
+// table.toStream().to(topic) does. Options: Named (the sink node). Tables
 // computed by MapTableValues carry no value serde; use ToWith.
 func (t Table[K, V]) To(topic string, opts ...Option) {
-	t.ToWith(Produced[K, V]{Topic: topic, Name: collect(opts).name})
+	t.ToWith(Produced[K, V]{Topic: topic, Name: t.b.collect("Table.To", opts, optNamed).name})
 }
 
 // ToWith writes the table as p says, deletions as tombstones. A
@@ -436,10 +470,7 @@ func (t Table[K, V]) ToWith(p Produced[K, V]) {
 		vs = t.valueSerde
 	}
 	node := b.newName(prefixTableToStream)
-	name := p.Name
-	if name == "" {
-		name = b.newName(prefixSink)
-	}
+	name := b.nodeName(&options{name: p.Name}, prefixSink)
 	if ks == nil || vs == nil {
 		b.fail(fmt.Errorf("%w: sink %s: give the table's serdes in Produced", ErrNoSerde, name))
 		return

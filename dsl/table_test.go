@@ -245,22 +245,64 @@ func TestTableReduceAndAggregate(t *testing.T) {
 	}
 }
 
-func TestChangeSerdeRoundTrip(t *testing.T) {
+// TestChangeSerdeKafkaBytes follows Kafka Streams' ChangedSerdeTest
+// (shouldSerializeAndDeserializeChangeWith{NonNullNewAndOldValues,
+// NonNullNewValueAndNullOldValue,NullNewValueAndNonNullOldValue},
+// serializerShouldThrowIfGivenAChangeWithBothNewAndOldValuesAsNull): the
+// bytes are ChangedSerializer's, format byte last.
+func TestChangeSerdeKafkaBytes(t *testing.T) {
 	s := dsl.ChangeSerde(serde.String())
-	for _, c := range []dsl.Change[string]{
-		{}, {New: "n", HasNew: true}, {Old: "o", HasOld: true}, {New: "", HasNew: true, Old: "old", HasOld: true},
+	for _, tc := range []struct {
+		c    dsl.Change[string]
+		want string
+	}{
+		{dsl.Change[string]{New: "hello", HasNew: true}, "hello\x01"},
+		{dsl.Change[string]{Old: "world", HasOld: true}, "world\x00"},
+		{dsl.Change[string]{New: "hello", HasNew: true, Old: "world", HasOld: true}, "\x0ahelloworld\x02"},
+		{dsl.Change[string]{New: "", HasNew: true, Old: "world", HasOld: true}, "\x00world\x02"},
+		{dsl.Change[string]{New: "", HasNew: true}, "\x01"},
 	} {
-		b, err := s.Serialize("t", c)
+		b, err := s.Serialize("some-topic", tc.c)
 		must(t, err)
-		got, err := s.Deserialize("t", b)
+		if string(b) != tc.want {
+			t.Errorf("Serialize(%+v) = %q, want %q", tc.c, b, tc.want)
+		}
+		got, err := s.Deserialize("some-topic", b)
 		must(t, err)
-		if got != c {
-			t.Fatalf("round trip of %+v gave %+v", c, got)
+		if got != tc.c {
+			t.Errorf("round trip of %+v gave %+v", tc.c, got)
 		}
 	}
-	for _, bad := range [][]byte{nil, {4}, {1}, {1, 0, 0, 0, 5, 'a'}, {0, 'x'}, {3, 0, 0, 0, 0}} {
-		if _, err := s.Deserialize("t", bad); !errors.Is(err, dsl.ErrBadChange) {
-			t.Errorf("Deserialize(%v) = %v, want ErrBadChange", bad, err)
+	if _, err := s.Serialize("some-topic", dsl.Change[string]{}); !errors.Is(err, dsl.ErrBadChange) {
+		t.Errorf("Serialize of a change with neither value = %v, want ErrBadChange", err)
+	}
+}
+
+// TestChangeSerdeReadsKafkaFormats follows ChangedSerdeTest's
+// shouldDeserializeReservedVersions3Through5 (the is-latest byte before the
+// format byte, either value) and
+// shouldThrowErrorIfEncountersAnUnknownByteValueForOldNewFlag.
+func TestChangeSerdeReadsKafkaFormats(t *testing.T) {
+	s := dsl.ChangeSerde(serde.String())
+	newOnly := dsl.Change[string]{New: "hello", HasNew: true}
+	oldOnly := dsl.Change[string]{Old: "world", HasOld: true}
+	both := dsl.Change[string]{New: "hello", HasNew: true, Old: "world", HasOld: true}
+	for _, latest := range []string{"\x00", "\x01"} {
+		for data, want := range map[string]dsl.Change[string]{
+			"hello" + latest + "\x04":          newOnly,
+			"world" + latest + "\x03":          oldOnly,
+			"\x0ahelloworld" + latest + "\x05": both,
+		} {
+			got, err := s.Deserialize("some-topic", []byte(data))
+			must(t, err)
+			if got != want {
+				t.Errorf("Deserialize(%q) = %+v, want %+v", data, got, want)
+			}
+		}
+	}
+	for _, bad := range []string{"", "world\xff", "world\x06", "hello\x02\x04", "\x05", "\x0ahell\x02", "\x01hello\x02", "\x80\x80\x80\x80\x80\x00\x02"} {
+		if _, err := s.Deserialize("some-topic", []byte(bad)); !errors.Is(err, dsl.ErrBadChange) {
+			t.Errorf("Deserialize(%q) = %v, want ErrBadChange", bad, err)
 		}
 	}
 }
@@ -271,7 +313,7 @@ func FuzzChangeSerde(f *testing.F) {
 		b, _ := s.Serialize("t", c)
 		f.Add(b)
 	}
-	f.Add([]byte{3, 0, 0, 0, 9})
+	f.Add([]byte("\x02ab\x01\x05"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := s.Deserialize("t", data)
 		if err != nil {
@@ -281,8 +323,9 @@ func FuzzChangeSerde(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if string(again) != string(data) {
-			t.Fatalf("%x decoded to %+v, which encodes as %x", data, c, again)
+		c2, err := s.Deserialize("t", again)
+		if err != nil || c2 != c {
+			t.Fatalf("%x decoded to %+v, which encodes as %x, which decodes to %+v (%v)", data, c, again, c2, err)
 		}
 	})
 }

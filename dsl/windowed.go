@@ -72,8 +72,8 @@ func WindowedBy[K, V any](g Grouped[K, V], w TimeWindows) WindowedGrouped[K, V] 
 	return WindowedGrouped[K, V]{g: g, w: w}
 }
 
-// Count counts the records of each key in each window. Options: StoreName,
-// Retention, InMemory, Caching, Logging; Named names the aggregating node.
+// Count counts the records of each key in each window. Options: Named (the
+// aggregating node), StoreName, Retention, InMemory, Caching, Logging.
 func (wg WindowedGrouped[K, V]) Count(opts ...Option) Table[Windowed[K], int64] {
 	return WindowedAggregate(wg, func() int64 { return 0 },
 		func(_ K, _ V, agg int64) int64 { return agg + 1 }, serde.Int64(), opts...)
@@ -105,7 +105,11 @@ func WindowedAggregate[K, V, A any](wg WindowedGrouped[K, V], init func() A, add
 func windowedAgg[K, V, A any](wg WindowedGrouped[K, V], prefix string, add func(K, V, A, bool) A, aggSerde serde.Serde[A], opts []Option) Table[Windowed[K], A] {
 	g, w := wg.g, wg.w
 	b := g.s.b
-	o := collect(opts)
+	op := "WindowedAggregate"
+	if prefix == prefixReduce {
+		op = "WindowedGrouped.Reduce"
+	}
+	o := b.collect(op, opts, optNamed|optStore|optRetention)
 	store := b.storeName(o, prefix)
 	name := b.nodeName(o, prefix)
 	if err := w.validate(); err != nil {

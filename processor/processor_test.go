@@ -146,9 +146,10 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-// TestDescribe covers two sub-topologies, one joined through a shared store,
-// fan-out, merge and a topic-function sink.
-func TestDescribe(t *testing.T) {
+// describeTopology has two sub-topologies, one joined through a shared
+// store, fan-out and merge; route is its last sink, to topic or, if topic
+// is "", to a topic function.
+func describeTopology(t *testing.T, topic string) *processor.Topology {
 	top := processor.NewTopology()
 	must(t, stringSource(top, "orders-source", "orders", "orders-eu"))
 	must(t, processor.AddProcessor(top, "validate", upper(), "orders-source"))
@@ -160,10 +161,19 @@ func TestDescribe(t *testing.T) {
 	must(t, stringSource(top, "refunds-source", "refunds"))
 	must(t, processor.AddProcessor(top, "refund", upper(), "refunds-source"))
 	must(t, top.AddStateStore(namedStore("balances"), "settle", "refund"))
-	must(t, processor.AddSink(top, "route", processor.SinkSpec[string, string]{
-		TopicFunc: func(r processor.Record[string, string]) string { return "ledger-" + r.Key },
-		KeySerde:  serde.String(), ValueSerde: serde.String(),
-	}, "settle", "refund"))
+	spec := processor.SinkSpec[string, string]{Topic: topic, KeySerde: serde.String(), ValueSerde: serde.String()}
+	if topic == "" {
+		spec.TopicFunc = func(r processor.Record[string, string]) string { return "ledger-" + r.Key }
+	}
+	must(t, processor.AddSink(top, "route", spec, "settle", "refund"))
+	return top
+}
+
+// TestDescribe: a topic-function sink, which Kafka Streams describes by
+// its extractor object, has no Java counterpart; the rest of the text is
+// as in TestDescribeAsKafkaStreams.
+func TestDescribe(t *testing.T) {
+	top := describeTopology(t, "")
 	golden(t, "describe_two_subtopologies.txt", top.Describe())
 
 	subs, err := top.Subtopologies()
@@ -173,6 +183,22 @@ func TestDescribe(t *testing.T) {
 	}
 	if got := strings.Join(subs[1].SourceTopics, ","); got != "payments,refunds" {
 		t.Errorf("sub-topology 1 reads %q, want payments,refunds (joined by the shared store)", got)
+	}
+}
+
+// TestDescribeAsKafkaStreams compares Describe with the text Kafka Streams
+// 4.4.0's Topology.describe().toString() gives for the same Processor API
+// program (testdata/kafka/Describe.java writes it): nodes by the size of
+// the graph below them, then by name; arrows in Java's TreeSet order
+// ("audit, enrich" but "enrich, audit"); a blank line after each
+// sub-topology and two spaces before the later ones, as
+// InternalTopologyBuilder.TopologyDescription's toString writes them.
+func TestDescribeAsKafkaStreams(t *testing.T) {
+	got := describeTopology(t, "ledger").Describe()
+	want, err := os.ReadFile(filepath.Join("testdata", "kafka", "two_subtopologies.txt"))
+	must(t, err)
+	if got != string(want) {
+		t.Errorf("Describe() differs from Kafka Streams':\n--- got\n%s--- want\n%s", got, want)
 	}
 }
 

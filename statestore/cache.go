@@ -281,13 +281,22 @@ func (nc *namedCache) drop() {
 	nc.dropRangeLocked(nil, nil)
 }
 
-// dropRange forgets entries in [from, to) without writing them (window
-// expiry: the engine range is deleted too).
-func (nc *namedCache) dropRange(from, to []byte) {
+// dropCleanRange forgets the clean entries in [from, to); dirty ones stay
+// to be written (window expiry: the engine range is deleted, but unflushed
+// results must still reach the changelog and the flush listener).
+func (nc *namedCache) dropCleanRange(from, to []byte) {
 	c := nc.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	nc.dropRangeLocked(from, to)
+	var clean []*cacheEntry
+	for n := nc.idx.first(from); n != nil && (to == nil || bytes.Compare(n.key, to) < 0); n = n.next[0] {
+		if !n.val.dirty {
+			clean = append(clean, n.val)
+		}
+	}
+	for _, e := range clean {
+		c.removeLocked(e)
+	}
 }
 
 func (nc *namedCache) dropRangeLocked(from, to []byte) {

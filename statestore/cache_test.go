@@ -62,11 +62,16 @@ func TestCacheMergesAndFlushes(t *testing.T) {
 		if err := m.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		want = []flushed{{"a", "3", "2", true, true, 3}, {"b", "", "x", false, true, 3}, {"c", "", "", false, false, 3}}
+		// A delete of a key that never reached the engine ("c") is neither
+		// forwarded nor logged, as Kafka Streams'
+		// CachingInMemoryKeyValueStoreTest.shouldAvoidFlushingDeletionsWithoutDirtyKeys
+		// and CachingPersistentSessionStoreTest.shouldForwardChangedValuesDuringFlush
+		// (put, put, remove, flush: nothing forwarded).
+		want = []flushed{{"a", "3", "2", true, true, 3}, {"b", "", "x", false, true, 3}}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("flushed %v, want %v", got, want)
 		}
-		if len(log.changes) != 3 || !log.changes[1].tombstone {
+		if len(log.changes) != 2 || !log.changes[1].tombstone {
 			t.Fatalf("changelog %v", log.changes)
 		}
 		// Nothing dirty: a flush does nothing.
@@ -224,4 +229,92 @@ func TestRestoreOverridesCache(t *testing.T) {
 			t.Fatalf("window Get after restore = %q", v)
 		}
 	})
+}
+
+// TestCacheFlushesDirtyEntriesOfExpiredSegments puts windows and sessions
+// into a cached store and moves stream time past their retention before any
+// flush (a backlog processed faster than commits). Kafka Streams' record
+// cache knows nothing of retention: CachingWindowStore and
+// CachingSessionStore flush such entries like any other (putAndMaybeForward),
+// the change-logging layer logs them and the segmented store below skips
+// them ("Skipping record for expired segment", as
+// AbstractRocksDBSegmentedBytesStoreTest.shouldLogAndMeasureExpiredRecords
+// and InMemoryWindowStoreTest.shouldNotExpireFromOpenIterator expect of the
+// inner stores). So each one reaches the flush listener and the changelog,
+// with no old value, and not the engine.
+func TestCacheFlushesDirtyEntriesOfExpiredSegments(t *testing.T) {
+	for _, tx := range []bool{false, true} {
+		t.Run(fmt.Sprint("transactional=", tx), func(t *testing.T) {
+			forEachEngine(t, func(t *testing.T, e Engine) {
+				testFlushExpired(t, e, tx)
+			})
+		})
+	}
+}
+
+func testFlushExpired(t *testing.T, e Engine, tx bool) {
+	min := time.Minute.Milliseconds()
+	log := &recLogger{}
+	m := openManagerCfg(t, ManagerConfig{ApplicationID: "app", Task: "0_1", Partition: 1, Engine: e, ChangeLogger: log,
+		Transactional: tx, CacheMaxBytes: 1 << 20, Stores: []Builder{
+			Window("w", 2*time.Minute, time.Minute, stringSerde{}, stringSerde{}, Caching(true), SegmentInterval(time.Minute)),
+			Session("s", 2*time.Minute, stringSerde{}, stringSerde{}, Caching(true), SegmentInterval(time.Minute)),
+		}})
+	t.Cleanup(func() { m.Close() })
+	w := mustStore[WindowStore[string, string]](t, m, "w")
+	s := mustStore[SessionStore[string, string]](t, m, "s")
+	var got []string
+	w.SetFlushListener(func(r FlushedRecord[Windowed[string], string]) error {
+		got = append(got, fmt.Sprintf("w %s@%d=%s old=%v", r.Key.Key, r.Key.Start, r.New, r.HasOld))
+		return nil
+	}, true)
+	s.SetFlushListener(func(r FlushedRecord[Windowed[string], string]) error {
+		got = append(got, fmt.Sprintf("s %s@%d-%d=%s old=%v", r.Key.Key, r.Key.Start, r.Key.End, r.New, r.HasOld))
+		return nil
+	}, true)
+	m.SetTimestamp(5)
+	w.Put("a", "1", 0)
+	w.Put("a", "2", 0) // merged in the cache
+	s.Put(Windowed[string]{Key: "a", Start: 0, End: 5}, "x")
+	m.SetTimestamp(10 * min)
+	w.Put("b", "late", 10*min) // segment 0 expires
+	s.Put(Windowed[string]{Key: "b", Start: 10 * min, End: 10 * min}, "y")
+	if _, ok, _ := w.Get("a", 0); ok {
+		t.Fatal("expired window still readable")
+	}
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "w a@0=2 old=false,w b@600000=late old=false,s a@0-5=x old=false,s b@600000-600000=y old=false"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("flushed\n %s\nwant\n %s", strings.Join(got, ","), want)
+	}
+	if len(log.changes) != 4 || log.changes[0].key != string(appendWindowLogKey(nil, []byte("a"), 0)) ||
+		log.changes[0].value != "2" || log.changes[0].ts != 5 {
+		t.Fatalf("changelog %+v", log.changes)
+	}
+	// The expired entries did not reach the engine.
+	for _, name := range []string{"w", "s"} {
+		raw := m.stores[name].core.raw
+		it, err := raw.Iter(nil, appendTime(nil, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.First() {
+			t.Fatalf("%s: engine holds %x in an expired segment", name, it.Key())
+		}
+		it.Close()
+	}
+	// Eviction takes the same path: an expired dirty entry is forwarded
+	// when it leaves the cache.
+	got, log.changes = nil, nil
+	m.SetTimestamp(20 * min)
+	w.Put("c", "3", 10*min)
+	w.Put("d", "4", 20*min) // segment 10 expires with c dirty
+	if err := m.Cache().SetMaxBytes(0); err != nil {
+		t.Fatal(err)
+	}
+	if want := "w c@600000=3 old=false,w d@1200000=4 old=false"; strings.Join(got, ",") != want {
+		t.Fatalf("evicted %v, want %s", got, want)
+	}
 }

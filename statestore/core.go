@@ -59,6 +59,9 @@ type storeCore struct {
 	logKey       func(engineKey []byte) ([]byte, error)
 	restoreKey   func(logKey []byte) ([]byte, bool, error)
 	afterRestore func() error
+	// expiredKey reports whether an engine key lies in a segment that
+	// retention already deleted (nil: nothing expires).
+	expiredKey func(engineKey []byte) bool
 	// reset forgets in-memory derived state after a Wipe.
 	reset func()
 
@@ -128,13 +131,24 @@ func (c *storeCore) log(key, value []byte, ts int64) error {
 }
 
 // writeFlushed is the cache's write function: one engine batch, then the
-// changelog and the flush listener, entry by entry in order.
+// changelog and the flush listener, entry by entry in order, as Kafka
+// Streams' Caching*Store.putAndMaybeForward does for each dirty entry:
+//
+//   - With a flush listener, a delete of a key the engine does not hold is
+//     neither written, logged nor forwarded (nothing changed downstream).
+//   - An entry of a window or session segment that expired while it sat in
+//     the cache is logged and forwarded but not written to the engine: the
+//     segment is gone, as Kafka's segmented stores skip "a record for an
+//     expired segment" while the change-logging layer above still logs it.
+//     Its old value is gone with the segment.
 func (c *storeCore) writeFlushed(entries []*cacheEntry) error {
 	l := c.listener.Load()
-	var olds [][]byte
-	if l != nil && l.sendOld {
-		olds = make([][]byte, len(entries))
-		for i, e := range entries {
+	olds := make([][]byte, len(entries))
+	skip := make([]bool, len(entries))
+	batch := make([]Entry, 0, len(entries))
+	for i, e := range entries {
+		expired := c.expiredKey != nil && c.expiredKey(e.key)
+		if l != nil && !expired && (l.sendOld || e.value == nil) {
 			v, ok, err := c.raw.Get(e.key)
 			if err != nil {
 				return fmt.Errorf("statestore: %s: flush: %w", c.spec.Name, err)
@@ -143,21 +157,29 @@ func (c *storeCore) writeFlushed(entries []*cacheEntry) error {
 				olds[i] = v
 			}
 		}
+		if l != nil && e.value == nil && olds[i] == nil {
+			skip[i] = true
+			continue
+		}
+		if !expired {
+			batch = append(batch, Entry{Key: e.key, Value: e.value})
+		}
 	}
-	batch := make([]Entry, len(entries))
+	if len(batch) > 0 {
+		if err := c.raw.Write(batch, nil, false); err != nil {
+			return fmt.Errorf("statestore: %s: flush: %w", c.spec.Name, err)
+		}
+	}
 	for i, e := range entries {
-		batch[i] = Entry{Key: e.key, Value: e.value}
-	}
-	if err := c.raw.Write(batch, nil, false); err != nil {
-		return fmt.Errorf("statestore: %s: flush: %w", c.spec.Name, err)
-	}
-	for i, e := range entries {
+		if skip[i] {
+			continue
+		}
 		if err := c.log(e.key, e.value, e.ts); err != nil {
 			return err
 		}
 		if l != nil {
 			var old []byte
-			if olds != nil {
+			if l.sendOld {
 				old = olds[i]
 			}
 			if err := l.fn(e.key, e.value, old, e.ts); err != nil {
@@ -183,11 +205,15 @@ func (c *storeCore) iter(lo, hi []byte) (RawIterator, error) {
 	return &mergedIter{cache: c.cache.snapshot(lo, hi), eng: it}, nil
 }
 
-// deleteRange drops [lo, hi) from engine and cache without logging (used
-// for retention; the changelog expires by its own retention).
+// deleteRange drops [lo, hi) from the engine without logging (used for
+// retention; the changelog expires by its own retention). Clean cache
+// entries of the range go too; dirty ones stay until they are flushed or
+// evicted, which logs and forwards them (see writeFlushed): Kafka Streams'
+// record cache knows nothing of retention, so a window still dirty when its
+// segment expires reaches the changelog and downstream all the same.
 func (c *storeCore) deleteRange(lo, hi []byte) error {
 	if c.cache != nil {
-		c.cache.dropRange(lo, hi)
+		c.cache.dropCleanRange(lo, hi)
 	}
 	if err := c.raw.DeleteRange(lo, hi); err != nil {
 		return fmt.Errorf("statestore: %s: delete range: %w", c.spec.Name, err)

@@ -82,6 +82,7 @@ func newTimeline(c *storeCore) (*timeline, error) {
 		return nil, err
 	}
 	c.afterRestore = t.expire
+	c.expiredKey = func(ek []byte) bool { return len(ek) >= 8 && readTime(ek) < t.expired.Load() }
 	return t, nil
 }
 

@@ -32,6 +32,9 @@ type App struct {
 	top  *processor.Topology
 	log  *slog.Logger
 	plan *topicPlan
+	// resets is each source topic's offset reset policy (set in Start).
+	resets       map[string]resetPolicy
+	defaultReset resetPolicy
 
 	storeNamesOnce sync.Once
 	storeNames     map[string]bool // the topology's stores, for queries
@@ -188,6 +191,10 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.plan = plan
+	if a.resets, a.defaultReset, err = a.resetPolicies(); err != nil {
+		cl.Close()
+		return err
+	}
 	if err := a.openState(ctx); err != nil {
 		a.closeState()
 		cl.Close()

@@ -104,6 +104,16 @@ type Config struct {
 	// input partition that may still have data. Default 0; negative never
 	// waits.
 	MaxTaskIdle time.Duration
+	// AutoOffsetReset (auto.offset.reset) says where a source topic's
+	// partition with no committed offset starts: "earliest" (the default,
+	// as in Kafka Streams), "latest", "none" (the worker fails with an
+	// error naming the partition), or "by_duration:<ISO-8601 duration>"
+	// (Kafka 4.x's AutoOffsetReset.byDuration: the first record stamped at
+	// or after now minus the duration, e.g. "by_duration:PT1H"). A source's
+	// own dsl.WithOffsetReset overrides it; repartition topics always start
+	// at the earliest offset, as in Kafka Streams. The same policy applies
+	// when a committed offset is out of range.
+	AutoOffsetReset string
 	// BufferedRecordsPerPartition (buffered.records.per.partition): fetching
 	// of a partition pauses above it. Default 1000.
 	BufferedRecordsPerPartition int
@@ -192,6 +202,9 @@ func (c *Config) applyDefaults() {
 	if c.BufferedRecordsPerPartition == 0 {
 		c.BufferedRecordsPerPartition = 1000
 	}
+	if c.AutoOffsetReset == "" {
+		c.AutoOffsetReset = ResetEarliest
+	}
 	if c.AcceptableRecoveryLag == 0 {
 		c.AcceptableRecoveryLag = 10000
 	}
@@ -261,6 +274,9 @@ func (c *Config) validate() error {
 	case c.ReplicationFactor < -1 || c.ReplicationFactor == 0:
 		return bad("replication.factor is %d; it must be -1 or positive", c.ReplicationFactor)
 	}
+	if _, _, err := parseOffsetReset(c.AutoOffsetReset); err != nil {
+		return bad("%v", err)
+	}
 	for name, h := range map[string]ErrorResponse{
 		"default.deserialization.exception.handler": c.DeserializationHandler,
 		"processing.exception.handler":              c.ProcessingHandler,
@@ -290,6 +306,7 @@ type yamlConfig struct {
 	PebbleCacheBytes            int64             `yaml:"pebble.cache.bytes"`
 	PebbleMemTableBytes         int64             `yaml:"pebble.memtable.bytes"`
 	MaxTaskIdleMs               *int64            `yaml:"max.task.idle.ms"`
+	AutoOffsetReset             string            `yaml:"auto.offset.reset"`
 	BufferedRecordsPerPartition int               `yaml:"buffered.records.per.partition"`
 	NumStandbyReplicas          int               `yaml:"num.standby.replicas"`
 	AcceptableRecoveryLag       int64             `yaml:"acceptable.recovery.lag"`
@@ -343,6 +360,7 @@ func ParseConfig(data []byte) (Config, error) {
 		PebbleCacheBytes:            y.PebbleCacheBytes,
 		PebbleMemTableBytes:         y.PebbleMemTableBytes,
 		BufferedRecordsPerPartition: y.BufferedRecordsPerPartition,
+		AutoOffsetReset:             y.AutoOffsetReset,
 		NumStandbyReplicas:          y.NumStandbyReplicas,
 		AcceptableRecoveryLag:       y.AcceptableRecoveryLag,
 		MaxWarmupReplicas:           y.MaxWarmupReplicas,

@@ -53,6 +53,8 @@ func TestConfigErrors(t *testing.T) {
 		{func(c *Config) { c.ProductionHandler = DeadLetter }, "production.exception.handler"},
 		{func(c *Config) { c.ReplicationFactor = -3 }, "replication.factor is -3"},
 		{func(c *Config) { c.RebalanceProtocol = "incremental" }, `rebalance.protocol "incremental"`},
+		{func(c *Config) { c.AutoOffsetReset = "smallest" }, `auto.offset.reset "smallest"`},
+		{func(c *Config) { c.AutoOffsetReset = "by_duration:1h" }, `auto.offset.reset "by_duration:1h"`},
 	}
 	for _, tc := range cases {
 		c := Config{ApplicationID: "a", Brokers: []string{"b:1"}}
@@ -77,5 +79,34 @@ func TestConfigDefaults(t *testing.T) {
 	e.applyDefaults()
 	if e.CommitInterval != 100*time.Millisecond {
 		t.Errorf("EOS commit interval %v, want 100ms", e.CommitInterval)
+	}
+}
+
+// TestAutoOffsetResetValues: Kafka Streams' default is earliest; the values
+// are earliest, latest, none and by_duration:<ISO-8601 duration> (Kafka 4.x
+// AutoOffsetReset.byDuration; Java's Duration.parse format).
+func TestAutoOffsetResetValues(t *testing.T) {
+	c, err := ParseConfig([]byte("application.id: a\nbootstrap.servers: [b:1]\nauto.offset.reset: by_duration:P1DT2H30M1.5S\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kind, d, err := parseOffsetReset(c.AutoOffsetReset)
+	if want := 26*time.Hour + 30*time.Minute + 1500*time.Millisecond; err != nil || kind != "by_duration" || d != want {
+		t.Errorf("parsed %q as %s %v, %v; want by_duration %v", c.AutoOffsetReset, kind, d, err, want)
+	}
+	var def Config
+	def.applyDefaults()
+	if def.AutoOffsetReset != ResetEarliest {
+		t.Errorf("default auto.offset.reset %q, want earliest", def.AutoOffsetReset)
+	}
+	for _, v := range []string{"earliest", "latest", "none", "by_duration:PT0S", "by_duration:PT15M"} {
+		if _, _, err := parseOffsetReset(v); err != nil {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+	for _, v := range []string{"", "by_duration:", "by_duration:P", "by_duration:PT", "by_duration:-PT1H", "by_duration:P1H", "by_duration:PT1D"} {
+		if _, _, err := parseOffsetReset(v); err == nil {
+			t.Errorf("%q accepted", v)
+		}
 	}
 }

@@ -133,7 +133,7 @@ func (w *worker) commitTxn(ctx context.Context, reopen bool) error {
 				if w.meta[topic] == nil {
 					w.meta[topic] = map[int32]fetchedOffset{}
 				}
-				w.meta[topic][p] = fetchedOffset{offset: o.Offset, streamTime: st}
+				w.meta[topic][p] = fetchedOffset{offset: o.Offset, partitionTime: st}
 			}
 		}
 		var tasks []*task.Active
@@ -238,13 +238,13 @@ func (w *worker) resetToCommitted() {
 		for _, tp := range t.Partitions() {
 			resume[tp.Topic] = append(resume[tp.Topic], tp.Partition)
 		}
-		st := int64(-1)
+		times := map[task.TopicPartition]int64{}
 		for _, tp := range t.Partitions() {
 			if fo, ok := w.meta[tp.Topic][tp.Partition]; ok {
-				st = max(st, fo.streamTime)
+				times[tp] = fo.partitionTime
 			}
 		}
-		pos, err := t.Reset(st)
+		pos, err := t.Reset(times)
 		if err != nil {
 			w.log.Warn("resetting a task after an aborted transaction", "task", t.ID().String(), "err", err)
 		}

@@ -15,6 +15,7 @@ type metrics struct {
 	skippedDeser      atomic.Int64
 	skippedProcessing atomic.Int64
 	commits           atomic.Int64
+	enforced          atomic.Int64
 	droppedByReason   sync.Map // reason -> *atomic.Int64
 }
 
@@ -39,6 +40,7 @@ var (
 	descProcessed = prometheus.NewDesc("sluice_records_processed_total", "Records taken from input queues and processed (or skipped by a handler).", []string{"application_id"}, nil)
 	descSkipped   = prometheus.NewDesc("sluice_records_skipped_total", "Records skipped or dead-lettered by an error handler.", []string{"application_id", "kind"}, nil)
 	descDropped   = prometheus.NewDesc("sluice_records_dropped_total", "Records processors dropped on purpose (too late for their window, ...), by reason.", []string{"application_id", "reason"}, nil)
+	descEnforced  = prometheus.NewDesc("sluice_enforced_processing_total", "Times a task processed while an input partition was empty after max.task.idle.ms (Kafka Streams' enforced-processing-total).", []string{"application_id"}, nil)
 	descCommits   = prometheus.NewDesc("sluice_commits_total", "Successful commits of offsets (and state).", []string{"application_id"}, nil)
 	descState     = prometheus.NewDesc("sluice_app_state", "The App's state: 1 for the current one.", []string{"application_id", "state"}, nil)
 )
@@ -50,6 +52,7 @@ func (c appCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descSkipped
 	ch <- descDropped
 	ch <- descCommits
+	ch <- descEnforced
 	ch <- descState
 }
 
@@ -64,6 +67,7 @@ func (c appCollector) Collect(ch chan<- prometheus.Metric) {
 		return true
 	})
 	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(m.commits.Load()), id)
+	ch <- prometheus.MustNewConstMetric(descEnforced, prometheus.CounterValue, float64(m.enforced.Load()), id)
 	st := c.a.State()
 	for s := Created; s <= Error; s++ {
 		v := 0.0

@@ -14,6 +14,7 @@ import (
 	"github.com/sluicestreams/sluice/changelog"
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/task"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -71,13 +72,14 @@ type worker struct {
 	fatal     error
 	lastCmt   time.Time
 	produced  produceErrors
+	lastProbe time.Time
 }
 
 // fetchedOffset is a committed offset read back on assignment, with the
-// stream time in its metadata.
+// partition time in its metadata.
 type fetchedOffset struct {
-	offset     int64
-	streamTime int64
+	offset        int64
+	partitionTime int64
 }
 
 // produceErrors keeps the first production error; kgo reports them on its
@@ -118,6 +120,7 @@ func newWorker(a *App, index int) (*worker, error) {
 	// that names only partitions with nothing new (others paused) would
 	// otherwise hold the worker for seconds. ClientOpts may override it.
 	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.Brokers...), kgo.FetchMaxWait(500 * time.Millisecond)}
+	resetOffset, _ := a.defaultReset.kgoOffset(time.Now())
 	opts = append(opts, a.cfg.ClientOpts...)
 	opts = append(opts,
 		kgo.ClientID(a.cfg.ApplicationID+"-"+a.cfg.ProcessID+"-"+strconv.Itoa(index)),
@@ -128,7 +131,15 @@ func newWorker(a *App, index int) (*worker, error) {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.SessionTimeout(a.cfg.SessionTimeout),
 		kgo.RebalanceTimeout(a.cfg.RebalanceTimeout),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		// Partitions with no committed offset start at the log start
+		// here; adjustOffsets then applies each topic's reset policy, as
+		// Kafka Streams resets per topic itself.
+		kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
+		kgo.ConsumeResetOffset(resetOffset),
+		kgo.AdjustFetchOffsetsFn(w.adjustOffsets),
+		// Transaction markers come back as control records, so the task
+		// sees the position move past them and knows when its lag is 0.
+		kgo.KeepControlRecords(),
 		kgo.RecordPartitioner(newPartitioner()),
 		kgo.OnPartitionsAssigned(w.onAssigned),
 		kgo.OnPartitionsRevoked(w.onRevoked),
@@ -297,11 +308,8 @@ func (w *worker) step(fetches kgo.Fetches) error {
 	var pause map[string][]int32
 	readCommitted := w.app.cfg.Guarantee == ExactlyOnceV2
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if len(p.Records) == 0 {
-			return
-		}
 		t := w.byTP[p.Topic][p.Partition]
-		if t == nil {
+		if t == nil || p.Err != nil {
 			// Not ours any more; kgo drops buffered data of revoked
 			// partitions, so this is only a race we can ignore: the new
 			// owner reads from the committed offset.
@@ -310,6 +318,12 @@ func (w *worker) step(fetches kgo.Fetches) error {
 		end := p.HighWatermark
 		if readCommitted {
 			end = p.LastStableOffset
+		}
+		if len(p.Records) == 0 {
+			// Nothing new, but the fetch says how far the partition goes:
+			// the task's lag for max.task.idle.ms.
+			t.SetEndOffset(p.Topic, p.Partition, end, -1)
+			return
 		}
 		doPause, err := t.AddRecords(p.Topic, p.Partition, p.Records, end)
 		if err != nil && w.fatal == nil {
@@ -331,6 +345,7 @@ func (w *worker) step(fetches kgo.Fetches) error {
 	if err := w.finishRestores(); err != nil {
 		return err
 	}
+	w.probeLags()
 	if err := w.processLocked(); err != nil {
 		return err
 	}
@@ -413,8 +428,10 @@ func (w *worker) processLocked() error {
 			if w.restoring[id] != nil {
 				continue
 			}
+			enforced := t.EnforcedProcessing()
 			n, err := t.Process(processBatch, w.handleRecordError)
 			w.app.metrics.processed.Add(int64(n))
+			w.app.metrics.enforced.Add(t.EnforcedProcessing() - enforced)
 			if err != nil {
 				return err
 			}
@@ -798,7 +815,7 @@ func (w *worker) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 		}
 		for _, tp := range tps {
 			if fo, ok := w.meta[tp.Topic][tp.Partition]; ok {
-				t.InitStreamTime(fo.streamTime)
+				t.InitPartitionTime(tp.Topic, tp.Partition, fo.partitionTime)
 				t.SetPosition(tp.Topic, tp.Partition, fo.offset)
 			}
 			if w.byTP[tp.Topic] == nil {
@@ -912,8 +929,8 @@ func (w *worker) dropTasks(ctx context.Context, parts map[string][]int32, commit
 	}
 }
 
-// onOffsetsFetched reads the stream time Sluice stored in the committed
-// offsets' metadata.
+// onOffsetsFetched reads the partition times stored in the committed
+// offsets' metadata (by Sluice or by Kafka Streams).
 func (w *worker) onOffsetsFetched(_ context.Context, _ *kgo.Client, resp *kmsg.OffsetFetchResponse) error {
 	<-w.ready
 	w.mu.Lock()
@@ -926,15 +943,15 @@ func (w *worker) onOffsetsFetched(_ context.Context, _ *kgo.Client, resp *kmsg.O
 		if md != nil {
 			var err error
 			if st, err = task.DecodeCommitMetadata(*md); err != nil {
-				w.log.Warn("ignoring unreadable offset commit metadata", "topic", topic, "partition", p, "err", err)
+				w.log.Warn("offset commit metadata not fully readable; taking the partition time Kafka Streams would", "topic", topic, "partition", p, "partition_time", st, "err", err)
 			}
 		}
 		if w.meta[topic] == nil {
 			w.meta[topic] = map[int32]fetchedOffset{}
 		}
-		w.meta[topic][p] = fetchedOffset{offset: offset, streamTime: st}
+		w.meta[topic][p] = fetchedOffset{offset: offset, partitionTime: st}
 		if t := w.byTP[topic][p]; t != nil {
-			t.InitStreamTime(st)
+			t.InitPartitionTime(topic, p, st)
 			t.SetPosition(topic, p, offset)
 		}
 	}
@@ -951,4 +968,89 @@ func (w *worker) onOffsetsFetched(_ context.Context, _ *kgo.Client, resp *kmsg.O
 		}
 	}
 	return nil
+}
+
+// lagProbeInterval bounds how often a worker lists offsets for partitions
+// whose lag its tasks wait to learn.
+const lagProbeInterval = 200 * time.Millisecond
+
+// probeLags lists the end offsets of the input partitions that block a task
+// because nothing is buffered for them and their lag is unknown. Kafka's
+// consumer learns them from every fetch response, even an empty one; kgo
+// hands a fetch to the caller only when it has records or errors, so a
+// partition that is empty on the broker would otherwise never get a known
+// lag and block its task forever under max.task.idle.ms >= 0. A partition
+// whose position is not known yet (no committed offset, nothing fetched) is
+// given the one its reset policy picks.
+func (w *worker) probeLags() {
+	if w.app.cfg.MaxTaskIdle < 0 || time.Since(w.lastProbe) < lagProbeInterval {
+		return
+	}
+	type waiting struct {
+		t  *task.Active
+		tp task.TopicPartition
+	}
+	var need []waiting
+	topicSet := map[string]bool{}
+	for id, t := range w.tasks {
+		if w.restoring[id] != nil {
+			continue
+		}
+		for _, tp := range t.WaitingForLag() {
+			need = append(need, waiting{t, tp})
+			topicSet[tp.Topic] = true
+		}
+	}
+	if len(need) == 0 {
+		return
+	}
+	w.lastProbe = time.Now()
+	var topics []string
+	for t := range topicSet {
+		topics = append(topics, t)
+	}
+	ctx, cancel := context.WithTimeout(w.wake, 5*time.Second)
+	defer cancel()
+	list := w.app.adm.ListEndOffsets
+	if w.app.cfg.Guarantee == ExactlyOnceV2 {
+		list = w.app.adm.ListCommittedOffsets // the last stable offset
+	}
+	ends, err := list(ctx, topics...)
+	if err != nil {
+		w.log.Debug("listing end offsets of partitions a task waits on", "err", err)
+		return
+	}
+	// Positions the reset policies would pick, for partitions not started.
+	starts, _ := w.app.adm.ListStartOffsets(ctx, topics...)
+	after := map[time.Duration]kadm.ListedOffsets{}
+	for _, n := range need {
+		e, ok := ends.Lookup(n.tp.Topic, n.tp.Partition)
+		if !ok || e.Err != nil {
+			continue
+		}
+		pos := int64(-1)
+		p, ok := w.app.resets[n.tp.Topic]
+		if !ok {
+			p = w.app.defaultReset
+		}
+		switch p.kind {
+		case ResetEarliest:
+			if s, ok := starts.Lookup(n.tp.Topic, n.tp.Partition); ok && s.Err == nil {
+				pos = s.Offset
+			}
+		case ResetLatest:
+			pos = e.Offset
+		case "by_duration":
+			if _, ok := after[p.d]; !ok {
+				after[p.d], _ = w.app.adm.ListOffsetsAfterMilli(ctx, time.Now().Add(-p.d).UnixMilli(), topics...)
+			}
+			if s, ok := after[p.d].Lookup(n.tp.Topic, n.tp.Partition); ok && s.Err == nil {
+				pos = s.Offset
+				if pos < 0 {
+					pos = e.Offset
+				}
+			}
+		}
+		n.t.SetEndOffset(n.tp.Topic, n.tp.Partition, e.Offset, pos)
+	}
 }

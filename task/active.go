@@ -1,9 +1,12 @@
 package task
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sluicestreams/sluice/processor"
@@ -13,11 +16,14 @@ import (
 
 // Config holds the task settings that come from the application's config.
 type Config struct {
-	// MaxTaskIdle is max.task.idle.ms: how long a task with several input
-	// partitions waits for an empty partition that may still have data before
-	// processing the others out of timestamp order. 0 waits only while the
-	// partition's lag is known to be non-zero (and never longer than the
-	// fetch that tells); negative never waits.
+	// MaxTaskIdle is max.task.idle.ms. While one of the task's partitions
+	// has nothing buffered, the task does not process at all if that
+	// partition's lag is unknown (not fetched yet) or above 0 (records are on
+	// the broker but not here yet); once its lag is known to be 0 the task
+	// waits MaxTaskIdle more, then processes the other partitions out of
+	// timestamp order ("enforced processing"). So 0 still waits for the
+	// lag to be known, as in Kafka Streams; negative (Kafka's -1) never
+	// waits. The lag comes from AddRecords and SetEndOffset.
 	MaxTaskIdle time.Duration
 	// BufferedRecordsPerPartition is buffered.records.per.partition: above
 	// it, fetching pauses for the partition until the queue drains below it.
@@ -45,7 +51,7 @@ type Active struct {
 
 	streamTime int64
 	buffered   int
-	idleSince  time.Time // when processing first blocked on an empty partition
+	enforced   int64 // times the task processed past an empty partition
 
 	commitNeeded    bool
 	commitRequested bool
@@ -143,9 +149,22 @@ func (a *Active) Partitions() []TopicPartition {
 // StreamTime is the largest timestamp the task has processed, or -1.
 func (a *Active) StreamTime() int64 { return a.streamTime }
 
-// InitStreamTime restores stream time from committed offset metadata (see
-// EncodeCommitMetadata); it never moves stream time backwards.
-func (a *Active) InitStreamTime(ts int64) {
+// InitPartitionTime restores a partition's time (the largest timestamp
+// processed from it) from its committed offset's metadata (see
+// DecodeCommitMetadata), as Kafka Streams' StreamTask does on
+// initialization; the task's stream time becomes the largest of them. It
+// never moves either backwards.
+func (a *Active) InitPartitionTime(topic string, partition int32, ts int64) {
+	q := a.queue(topic, partition)
+	if q == nil {
+		return
+	}
+	if ts > q.processedTime {
+		q.processedTime = ts
+	}
+	if ts > q.partitionTime {
+		q.partitionTime = ts
+	}
 	if ts > a.streamTime {
 		a.streamTime = ts
 	}
@@ -209,7 +228,15 @@ func (a *Active) AddRecords(topic string, partition int32, recs []*kgo.Record, e
 	if len(recs) > 0 && q.lastCommit < 0 {
 		q.lastCommit = recs[0].Offset
 	}
+	added := 0
 	for _, r := range recs {
+		if r.Attrs.IsControl() {
+			// A transaction marker: not data, but the position moves past
+			// it, or the lag would never reach 0.
+			q.fetched = r.Offset + 1
+			continue
+		}
+		added++
 		ts, err := ext(r, q.partitionTime)
 		if err != nil || ts < 0 {
 			ts = invalidTS(err)
@@ -219,7 +246,7 @@ func (a *Active) AddRecords(topic string, partition int32, recs []*kgo.Record, e
 		q.push(queued{rec: r, ts: ts})
 		q.fetched = r.Offset + 1
 	}
-	a.buffered += len(recs)
+	a.buffered += added
 	if endOffset >= 0 {
 		q.endOffset = endOffset
 	}
@@ -258,38 +285,99 @@ type ErrorHandler func(rec *kgo.Record, err error) error
 
 // next picks the partition whose head record goes next: the lowest timestamp
 // among partition heads (ties to the first partition), or nil when the task
-// should wait for an empty partition.
+// must wait (readyToProcess says no, or nothing is buffered).
 func (a *Active) next() *partitionQueue {
+	if a.buffered == 0 || !a.readyToProcess() {
+		return nil
+	}
 	var best *partitionQueue
-	waiting := false
 	for _, q := range a.parts {
-		if q.n == 0 {
-			if !q.lagKnownZero() && a.cfg.MaxTaskIdle >= 0 {
-				waiting = true
-			}
-			continue
-		}
-		if best == nil || q.peek().ts < best.peek().ts {
+		if q.n > 0 && (best == nil || q.peek().ts < best.peek().ts) {
 			best = q
 		}
 	}
-	if best == nil {
-		a.idleSince = time.Time{}
+	return best
+}
+
+// readyToProcess decides whether the task may process now, as Kafka
+// Streams' PartitionGroup.readyToProcess: every empty partition must have a
+// lag known to be 0, and have been empty that way for max.task.idle.ms; a
+// partition whose lag is unknown or above 0 blocks the task (and restarts its
+// idle time). Processing with some partitions empty after their idle time is
+// enforced processing, counted once per call.
+func (a *Active) readyToProcess() bool {
+	if a.cfg.MaxTaskIdle < 0 {
+		return true
+	}
+	var now time.Time
+	queued, enforced := false, false
+	for _, q := range a.parts {
+		if q.n > 0 {
+			q.idleDeadline = time.Time{}
+			queued = true
+			continue
+		}
+		if q.lag() != 0 { // unknown (-1) or records still on the broker
+			q.idleDeadline = time.Time{}
+			return false
+		}
+		if now.IsZero() {
+			now = a.cfg.Now()
+		}
+		if q.idleDeadline.IsZero() {
+			q.idleDeadline = now.Add(a.cfg.MaxTaskIdle)
+		}
+		if now.Before(q.idleDeadline) {
+			return false
+		}
+		enforced = true
+	}
+	if !enforced {
+		return true
+	}
+	if !queued {
+		return false
+	}
+	a.enforced++
+	return true
+}
+
+// EnforcedProcessing is how many times the task went on processing with an
+// empty partition whose max.task.idle.ms had passed (Kafka Streams'
+// enforced-processing-total).
+func (a *Active) EnforcedProcessing() int64 { return a.enforced }
+
+// WaitingForLag lists the task's partitions that block it because nothing
+// is buffered for them and their lag is not known: the caller learns their
+// end offsets (SetEndOffset) so the task can decide whether to wait. Empty
+// when max.task.idle.ms is negative or nothing is buffered.
+func (a *Active) WaitingForLag() []TopicPartition {
+	if a.cfg.MaxTaskIdle < 0 || a.buffered == 0 {
 		return nil
 	}
-	if waiting && len(a.parts) > 1 {
-		now := a.cfg.Now()
-		if a.idleSince.IsZero() {
-			a.idleSince = now
+	var out []TopicPartition
+	for _, q := range a.parts {
+		if q.n == 0 && q.lag() < 0 {
+			out = append(out, TopicPartition{q.topic, q.partition})
 		}
-		if now.Sub(a.idleSince) < a.cfg.MaxTaskIdle {
-			return nil
-		}
-		// Waited max.task.idle.ms: process out of order (enforced processing).
-		return best
 	}
-	a.idleSince = time.Time{}
-	return best
+	return out
+}
+
+// SetEndOffset records a partition's end offset (high watermark, or last
+// stable offset under read_committed) as a fetch or an offset listing
+// reported it. position is where the consumer will fetch next if the task
+// does not know it yet (the offset the reset policy picked for a partition
+// with no committed offset), or -1. Together they give the partition's lag.
+func (a *Active) SetEndOffset(topic string, partition int32, end, position int64) {
+	q := a.queue(topic, partition)
+	if q == nil || end < 0 {
+		return
+	}
+	q.endOffset = end
+	if q.fetched < 0 && position >= 0 {
+		q.fetched = position
+	}
 }
 
 // Process processes up to max records, picking by timestamp, and fires
@@ -317,6 +405,9 @@ func (a *Active) Process(max int, onError ErrorHandler) (int, error) {
 		} else {
 			if item.ts > a.streamTime {
 				a.streamTime = item.ts
+			}
+			if item.ts > q.processedTime {
+				q.processedTime = item.ts
 			}
 			if a.stores != nil {
 				a.stores.SetTimestamp(item.ts)
@@ -376,7 +467,7 @@ func (a *Active) CommitRequested() bool { return a.commitRequested }
 func (a *Active) CommitNeeded() bool { return a.commitNeeded || a.commitRequested }
 
 // Offset is one partition's offset to commit, with the metadata that carries
-// stream time.
+// the partition's time (Kafka Streams' TopicPartitionMetadata).
 type Offset struct {
 	TopicPartition
 	Offset   int64
@@ -384,14 +475,14 @@ type Offset struct {
 }
 
 // CommitOffsets returns the offsets of the records processed so far, one per
-// partition that processed anything, with stream time in the metadata.
-// Records buffered but not processed are not included.
+// partition that processed anything, each with its partition's time in the
+// metadata (as Kafka Streams commits them). Records buffered but not
+// processed are not included.
 func (a *Active) CommitOffsets() []Offset {
 	var out []Offset
-	meta := EncodeCommitMetadata(a.streamTime)
 	for _, q := range a.parts {
 		if q.committed >= 0 {
-			out = append(out, Offset{TopicPartition{q.topic, q.partition}, q.committed, meta})
+			out = append(out, Offset{TopicPartition{q.topic, q.partition}, q.committed, EncodeCommitMetadata(q.processedTime)})
 		}
 	}
 	return out
@@ -410,14 +501,21 @@ func (a *Active) Committed() {
 
 // Reset takes the task back to its last commit, after a transaction that
 // included its work aborted: queued records are dropped, staged and cached
-// store changes are discarded, stream time becomes streamTime (if larger
-// than -1), and the returned positions say where fetching must restart, per
-// partition (partitions whose position is unknown are left out: nothing of
-// them was consumed).
-func (a *Active) Reset(streamTime int64) (map[TopicPartition]int64, error) {
+// store changes are discarded, each partition's time becomes the one in
+// partitionTimes (-1 if absent) and stream time their maximum, and the
+// returned positions say where fetching must restart, per partition
+// (partitions whose position is unknown are left out: nothing of them was
+// consumed).
+func (a *Active) Reset(partitionTimes map[TopicPartition]int64) (map[TopicPartition]int64, error) {
 	out := map[TopicPartition]int64{}
+	streamTime := int64(-1)
 	for _, q := range a.parts {
 		q.clear()
+		q.processedTime, q.partitionTime, q.idleDeadline = -1, -1, time.Time{}
+		if ts, ok := partitionTimes[TopicPartition{q.topic, q.partition}]; ok && ts >= 0 {
+			q.processedTime, q.partitionTime = ts, ts
+			streamTime = max(streamTime, ts)
+		}
 		q.committed = -1
 		q.paused = false
 		if q.lastCommit >= 0 {
@@ -489,28 +587,84 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// commitMetadataPrefix versions the offset-commit metadata. Kafka Streams
-// stores a base64 blob; ours is readable: "sluice1:<streamTime>".
-const commitMetadataPrefix = "sluice1:"
+// Offset-commit metadata carries a partition's time so it survives a
+// restart. Kafka Streams writes TopicPartitionMetadata.encode(): base64 of a
+// magic byte (2), the partition time as a big-endian int64, and the
+// serialized processor metadata (empty here: Sluice keeps none). Version 1
+// had no processor metadata. Sluice before this wrote "sluice1:<time>".
+const (
+	commitMetadataV1     = 1
+	commitMetadataLatest = 2
+	oldCommitMetadata    = "sluice1:"
+)
 
-// EncodeCommitMetadata encodes stream time for the offset-commit metadata.
-func EncodeCommitMetadata(streamTime int64) string {
-	return commitMetadataPrefix + strconv.FormatInt(streamTime, 10)
+// EncodeCommitMetadata encodes a partition time for the offset-commit
+// metadata exactly as Kafka Streams does, so either can take over the
+// other's committed offsets.
+func EncodeCommitMetadata(partitionTime int64) string {
+	var b [9]byte
+	b[0] = commitMetadataLatest
+	binary.BigEndian.PutUint64(b[1:], uint64(partitionTime))
+	return base64.StdEncoding.EncodeToString(b[:])
 }
 
-// DecodeCommitMetadata decodes stream time from offset-commit metadata.
-// Empty metadata (a group that committed without Sluice) gives -1 and no
-// error; anything else unreadable is an error.
+// DecodeCommitMetadata decodes a partition time from offset-commit
+// metadata, as Kafka Streams' TopicPartitionMetadata.decode (versions 1 and
+// 2) does, and Sluice's older "sluice1:<time>". Empty metadata gives -1
+// (unknown) and no error. Metadata Kafka Streams would warn about (an
+// unknown version, bytes that do not decode) gives the time Kafka Streams
+// would take (-1, or the time read before the damage) with an error saying
+// why; Kafka Streams' processor metadata after the time is skipped.
 func DecodeCommitMetadata(md string) (int64, error) {
 	if md == "" {
 		return -1, nil
 	}
-	if len(md) <= len(commitMetadataPrefix) || md[:len(commitMetadataPrefix)] != commitMetadataPrefix {
-		return -1, fmt.Errorf("task: offset commit metadata %q is not Sluice's", md)
+	if rest, ok := strings.CutPrefix(md, oldCommitMetadata); ok {
+		ts, err := strconv.ParseInt(rest, 10, 64)
+		if err != nil || ts < -1 {
+			return -1, fmt.Errorf("task: offset commit metadata %q has a bad stream time", md)
+		}
+		return ts, nil
 	}
-	ts, err := strconv.ParseInt(md[len(commitMetadataPrefix):], 10, 64)
-	if err != nil || ts < -1 {
-		return -1, fmt.Errorf("task: offset commit metadata %q has a bad stream time", md)
+	b, err := base64.StdEncoding.DecodeString(md)
+	if err != nil || len(b) == 0 {
+		return -1, fmt.Errorf("task: offset commit metadata %q is neither Kafka Streams' nor Sluice's", md)
 	}
-	return ts, nil
+	switch b[0] {
+	case commitMetadataV1, commitMetadataLatest:
+		if len(b) < 9 {
+			return -1, fmt.Errorf("task: offset commit metadata %q is too short for a partition time", md)
+		}
+		ts := int64(binary.BigEndian.Uint64(b[1:9]))
+		if b[0] == commitMetadataLatest && len(b) > 9 {
+			if err := checkProcessorMetadata(b[9:]); err != nil {
+				return ts, fmt.Errorf("task: offset commit metadata %q: %w", md, err)
+			}
+		}
+		return ts, nil
+	default:
+		return -1, fmt.Errorf("task: offset commit metadata %q has version %d; versions up to %d are known", md, b[0], commitMetadataLatest)
+	}
+}
+
+// checkProcessorMetadata checks the layout of Kafka Streams' serialized
+// ProcessorMetadata: an int32 count, then per entry an int32 key length, the
+// UTF-8 key and an int64 value.
+func checkProcessorMetadata(b []byte) error {
+	if len(b) < 4 {
+		return errors.New("truncated processor metadata")
+	}
+	n := int32(binary.BigEndian.Uint32(b))
+	b = b[4:]
+	for range max(n, 0) {
+		if len(b) < 4 {
+			return errors.New("truncated processor metadata")
+		}
+		kl := int32(binary.BigEndian.Uint32(b))
+		if kl < 0 || int64(len(b)) < 4+int64(kl)+8 {
+			return errors.New("truncated processor metadata")
+		}
+		b = b[4+int(kl)+8:]
+	}
+	return nil
 }

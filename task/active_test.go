@@ -1,6 +1,7 @@
 package task_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -72,8 +73,13 @@ func TestTimestampOrderAndStreamTime(t *testing.T) {
 	if len(offs) != 2 || offs[0].Offset != 3 || offs[1].Offset != 2 {
 		t.Errorf("commit offsets %+v, want a@3 b@2", offs)
 	}
-	if ts, err := task.DecodeCommitMetadata(offs[0].Metadata); err != nil || ts != 40 {
-		t.Errorf("metadata %q decodes to %d, %v", offs[0].Metadata, ts, err)
+	// Each partition commits its own partition time, the largest timestamp
+	// processed from it (StreamTask.committableOffsetsAndMetadata).
+	if ts, err := task.DecodeCommitMetadata(offs[0].Metadata); err != nil || ts != 30 {
+		t.Errorf("a's metadata %q decodes to %d, %v; want 30", offs[0].Metadata, ts, err)
+	}
+	if ts, err := task.DecodeCommitMetadata(offs[1].Metadata); err != nil || ts != 40 {
+		t.Errorf("b's metadata %q decodes to %d, %v; want 40", offs[1].Metadata, ts, err)
 	}
 }
 
@@ -86,37 +92,132 @@ func mustAdd(t *testing.T, a *task.Active, topic string, rs []*kgo.Record, end i
 	return pause
 }
 
-// TestWaitsForEmptyPartition: with max.task.idle.ms > 0 an empty partition
-// that may have data blocks processing until the idle time passes; one whose
-// lag is known to be zero does not.
-func TestWaitsForEmptyPartition(t *testing.T) {
-	now := time.Unix(100, 0)
+// The tests of max.task.idle.ms follow Kafka Streams' PartitionGroupTest
+// (shouldNeverWaitIfIdlingIsDisabled, shouldBeReadyIfAllPartitionsAreBuffered,
+// shouldWaitForFetchesWhenMetadataIsIncomplete,
+// shouldWaitForPollWhenLagIsNonzero, shouldIdleAsSpecifiedWhenLagIsZero):
+// partition a holds records at offsets 1 and 5 (timestamps 1 and 5 here),
+// partition b is empty with the lag the case names.
+
+// wantProcessed processes up to max records and fails unless want were.
+func wantProcessed(t *testing.T, a *task.Active, max, want int, when string) {
+	t.Helper()
+	if n, err := a.Process(max, nil); err != nil || n != want {
+		t.Fatalf("processed %d (%v) %s, want %d", n, err, when, want)
+	}
+}
+
+func idleTask(t *testing.T, idle time.Duration, now *time.Time) (*task.Active, *collector) {
+	t.Helper()
 	col := &collector{}
-	a := newTask(t, col, task.Config{MaxTaskIdle: time.Second, Now: func() time.Time { return now }})
-	mustAdd(t, a, "a", recs("a", 0, "a1", 10), -1)
-	if n, _ := a.Process(10, nil); n != 0 {
-		t.Fatalf("processed %d records while b's lag is unknown", n)
+	a := newTask(t, col, task.Config{MaxTaskIdle: idle, Now: func() time.Time { return *now }})
+	mustAdd(t, a, "a", recs("a", 1, "a1", 1, "a5", 5), 3)
+	return a, col
+}
+
+// TestIdleDisabledNeverWaits follows shouldNeverWaitIfIdlingIsDisabled: at
+// -1 an empty partition never blocks, whatever its lag.
+func TestIdleDisabledNeverWaits(t *testing.T) {
+	now := time.Unix(0, 0)
+	a, _ := idleTask(t, -1, &now)
+	wantProcessed(t, a, 10, 2, "with max.task.idle.ms -1 and b empty")
+	if a.EnforcedProcessing() != 0 {
+		t.Errorf("enforced processing %d with idling disabled, want 0", a.EnforcedProcessing())
 	}
-	now = now.Add(999 * time.Millisecond)
-	if n, _ := a.Process(10, nil); n != 0 {
-		t.Fatalf("processed %d records before max.task.idle.ms", n)
+}
+
+// TestReadyWhenAllPartitionsBuffered follows
+// shouldBeReadyIfAllPartitionsAreBuffered.
+func TestReadyWhenAllPartitionsBuffered(t *testing.T) {
+	now := time.Unix(0, 0)
+	a, col := idleTask(t, 0, &now)
+	mustAdd(t, a, "b", recs("b", 1, "b1", 1, "b5", 5), 3)
+	wantProcessed(t, a, 2, 2, "with both partitions buffered")
+	if got := strings.Join(col.values, " "); got != "a1 b1" {
+		t.Errorf("order %q, want a1 b1", got)
 	}
+}
+
+// TestIdleZeroWaitsForFetch follows
+// shouldWaitForFetchesWhenMetadataIsIncomplete: at 0, an empty partition
+// whose lag is not known yet blocks the task until a fetch says it is 0.
+// Sluice's old code processed at once here.
+func TestIdleZeroWaitsForFetch(t *testing.T) {
+	now := time.Unix(0, 0)
+	a, _ := idleTask(t, 0, &now)
+	wantProcessed(t, a, 10, 0, "while b's lag is unknown")
+	if w := a.WaitingForLag(); len(w) != 1 || w[0].Topic != "b" {
+		t.Fatalf("WaitingForLag() = %v, want [b]", w)
+	}
+	now = now.Add(time.Hour) // no idle time makes an unknown lag known
+	wantProcessed(t, a, 10, 0, "an hour later with b's lag still unknown")
+	a.SetEndOffset("b", 0, 0, 0) // b is empty on the broker: lag 0
+	if len(a.WaitingForLag()) != 0 {
+		t.Fatalf("WaitingForLag() = %v after b's lag became known", a.WaitingForLag())
+	}
+	wantProcessed(t, a, 10, 2, "once b's lag is 0")
+	if a.EnforcedProcessing() == 0 {
+		t.Error("processing past empty b was not counted as enforced")
+	}
+}
+
+// TestIdleZeroWaitsForPollWhenLagNonzero follows
+// shouldWaitForPollWhenLagIsNonzero: records known to be on the broker are
+// waited for, however long it takes.
+func TestIdleZeroWaitsForPollWhenLagNonzero(t *testing.T) {
+	now := time.Unix(0, 0)
+	a, col := idleTask(t, 0, &now)
+	a.SetEndOffset("b", 0, 1, 0) // one record on the broker, none fetched
+	now = now.Add(time.Hour)
+	wantProcessed(t, a, 10, 0, "while b has lag 1")
+	mustAdd(t, a, "b", recs("b", 0, "b0", 0), 1)
+	wantProcessed(t, a, 10, 3, "after b's record arrived")
+	if got := strings.Join(col.values, " "); got != "b0 a1 a5" {
+		t.Errorf("order %q, want b0 a1 a5 (b's earlier record first)", got)
+	}
+}
+
+// TestIdleAsSpecifiedWhenLagZero follows shouldIdleAsSpecifiedWhenLagIsZero:
+// with max.task.idle.ms 1 and b's lag 0, not ready at 0 ms, ready (enforced)
+// at 1 and 2 ms.
+func TestIdleAsSpecifiedWhenLagZero(t *testing.T) {
+	now := time.Unix(0, 0)
+	a, _ := idleTask(t, time.Millisecond, &now)
+	a.SetEndOffset("b", 0, 0, 0)
+	wantProcessed(t, a, 1, 0, "at 0 ms")
 	now = now.Add(time.Millisecond)
+	wantProcessed(t, a, 1, 1, "at the 1 ms deadline")
+	now = now.Add(time.Millisecond)
+	wantProcessed(t, a, 1, 1, "at 2 ms")
+	if a.EnforcedProcessing() != 2 {
+		t.Errorf("enforced processing %d, want 2", a.EnforcedProcessing())
+	}
+	// b gets data and drains to its end again: the idle time starts over.
+	mustAdd(t, a, "b", recs("b", 0, "b9", 9), 1)
+	mustAdd(t, a, "a", recs("a", 3, "a7", 7), 4)
 	if n, _ := a.Process(10, nil); n != 1 {
-		t.Fatalf("processed %d records after max.task.idle.ms, want 1", n)
+		t.Fatalf("processed %d, want 1 (a7 before b9, then b empty again)", n)
 	}
-	// b caught up (fetched to its end offset): no waiting.
-	mustAdd(t, a, "b", recs("b", 0, "b1", 5), 1)
-	mustAdd(t, a, "a", recs("a", 1, "a2", 20), -1)
-	if n, _ := a.Process(10, nil); n != 2 {
-		t.Fatalf("processed %d, want 2", n)
+	wantProcessed(t, a, 10, 0, "right after b emptied")
+}
+
+// TestTransactionMarkerEndsLag: a control record (transaction marker) at the
+// end of a partition is not processed but moves the position past it, so
+// the lag reaches 0 and the task does not wait forever.
+func TestTransactionMarkerEndsLag(t *testing.T) {
+	now := time.Unix(0, 0)
+	a, col := idleTask(t, 0, &now)
+	b := recs("b", 0, "b0", 0, "marker", 0)
+	b[1].Attrs = kgo.NewRecordAttrs(kgo.RecordAttrsOpts{Control: true, Transactional: true})
+	mustAdd(t, a, "b", b, 2)
+	if n, _ := a.Process(10, nil); n != 3 {
+		t.Fatalf("processed %d, want 3 (the marker is not a record)", n)
 	}
-	mustAdd(t, a, "a", recs("a", 2, "a3", 30), -1)
-	if n, _ := a.Process(10, nil); n != 1 {
-		t.Fatalf("processed %d with b at its end offset, want 1", n)
+	if got := strings.Join(col.values, " "); got != "b0 a1 a5" {
+		t.Errorf("order %q, want b0 a1 a5", got)
 	}
-	if got := strings.Join(col.values, " "); got != "a1 b1 a2 a3" {
-		t.Errorf("order %q", got)
+	if offs := a.CommitOffsets(); len(offs) != 2 || offs[1].Offset != 1 {
+		t.Errorf("commit offsets %+v, want b at 1 (after its last record)", offs)
 	}
 }
 
@@ -164,25 +265,66 @@ func TestInvalidTimestampGoesToHandler(t *testing.T) {
 	}
 }
 
+// TestCommitMetadata follows Kafka Streams' TopicPartitionMetadataTest: the
+// encoding is base64 of magic byte 2 and the big-endian partition time
+// (shouldEncodeDecodeEmptyMetaVersionTwo: 100 with empty processor metadata);
+// version 1 decodes (shouldDecodeVersionOne); version 2 with processor
+// metadata decodes to its time (shouldEncodeDecodeVersionTwo, "some_key" ->
+// 100); the empty string is unknown (shouldDecodeEmptyStringVersionTwo); an
+// unknown version and invalid base64 give unknown
+// (shouldReturnUnknownTimestampIfUnknownVersion,
+// shouldReturnUnknownTimestampIfInvalidMetadata). Sluice's older
+// "sluice1:<time>" still decodes.
 func TestCommitMetadata(t *testing.T) {
+	// bytes 02 00 00 00 00 00 00 00 64, as Java's encode() for time 100.
+	if got := task.EncodeCommitMetadata(100); got != "AgAAAAAAAABk" {
+		t.Errorf("EncodeCommitMetadata(100) = %q, want Kafka's AgAAAAAAAABk", got)
+	}
+	// -1 (RecordQueue.UNKNOWN) is eight 0xff bytes.
+	if got := task.EncodeCommitMetadata(-1); got != "Av//////////" {
+		t.Errorf("EncodeCommitMetadata(-1) = %q, want Av//////////", got)
+	}
 	for _, ts := range []int64{-1, 0, 1700000000000} {
 		got, err := task.DecodeCommitMetadata(task.EncodeCommitMetadata(ts))
 		if err != nil || got != ts {
 			t.Errorf("round trip of %d = %d, %v", ts, got, err)
 		}
 	}
-	if ts, err := task.DecodeCommitMetadata(""); err != nil || ts != -1 {
-		t.Errorf("empty metadata = %d, %v", ts, err)
-	}
-	for _, bad := range []string{"AQAAAXx=", "sluice1:", "sluice1:abc", "sluice1:-7"} {
-		if _, err := task.DecodeCommitMetadata(bad); err == nil {
-			t.Errorf("metadata %q decoded without error", bad)
+	// Version 2 with processor metadata {"some_key": 100}: count 1, key
+	// length 8, "some_key", int64 100.
+	withMeta := base64.StdEncoding.EncodeToString(append(
+		[]byte{2, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 1, 0, 0, 0, 8},
+		append([]byte("some_key"), 0, 0, 0, 0, 0, 0, 0, 100)...))
+	for _, c := range []struct {
+		md string
+		ts int64
+	}{
+		{"", -1},
+		{"AQAAAAAAAABk", 100}, // version 1: 01 + int64 100
+		{withMeta, 100},
+		{"sluice1:123", 123},
+		{"sluice1:-1", -1},
+	} {
+		if ts, err := task.DecodeCommitMetadata(c.md); err != nil || ts != c.ts {
+			t.Errorf("DecodeCommitMetadata(%q) = %d, %v; want %d", c.md, ts, err, c.ts)
 		}
+	}
+	for _, bad := range []string{"Aw==", "{}", "AQAAAXx=", "sluice1:", "sluice1:abc", "sluice1:-7"} {
+		ts, err := task.DecodeCommitMetadata(bad)
+		if err == nil || ts != -1 {
+			t.Errorf("DecodeCommitMetadata(%q) = %d, %v; want -1 and an error", bad, ts, err)
+		}
+	}
+	// Damaged processor metadata: Kafka keeps the time it read first.
+	damaged := base64.StdEncoding.EncodeToString([]byte{2, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 1, 0})
+	if ts, err := task.DecodeCommitMetadata(damaged); err == nil || ts != 7 {
+		t.Errorf("damaged processor metadata = %d, %v; want 7 and an error", ts, err)
 	}
 }
 
 func FuzzDecodeCommitMetadata(f *testing.F) {
 	f.Add("sluice1:123")
+	f.Add("AgAAAAAAAABk")
 	f.Add("")
 	f.Add("garbage")
 	f.Fuzz(func(t *testing.T, md string) {
@@ -190,8 +332,8 @@ func FuzzDecodeCommitMetadata(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if md != "" && task.EncodeCommitMetadata(ts) != md && !strings.HasPrefix(md, "sluice1:") {
-			t.Fatalf("%q decoded to %d", md, ts)
+		if again, err := task.DecodeCommitMetadata(task.EncodeCommitMetadata(ts)); err != nil || again != ts {
+			t.Fatalf("%q decoded to %d, which does not round-trip (%d, %v)", md, ts, again, err)
 		}
 	})
 }

@@ -1,6 +1,8 @@
 package task
 
 import (
+	"time"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -23,6 +25,10 @@ type partitionQueue struct {
 	// partitionTime is the largest timestamp extracted on this partition,
 	// passed to timestamp extractors; -1 before the first.
 	partitionTime int64
+	// processedTime is the largest timestamp processed from this partition
+	// (Kafka Streams' partition time, committed in the offset metadata); -1
+	// before the first.
+	processedTime int64
 	// endOffset is the partition's end offset (high watermark, or last
 	// stable offset under read_committed) as of the last fetch, -1 if not
 	// known yet. With the fetched position it says whether an empty queue
@@ -37,10 +43,13 @@ type partitionQueue struct {
 	// to it.
 	lastCommit int64
 	paused     bool
+	// idleDeadline is when max.task.idle.ms runs out for this partition,
+	// empty with lag 0; zero when not idling.
+	idleDeadline time.Time
 }
 
 func newPartitionQueue(topic string, partition int32) *partitionQueue {
-	return &partitionQueue{topic: topic, partition: partition, partitionTime: -1, endOffset: -1, fetched: -1, committed: -1, lastCommit: -1}
+	return &partitionQueue{topic: topic, partition: partition, partitionTime: -1, processedTime: -1, endOffset: -1, fetched: -1, committed: -1, lastCommit: -1}
 }
 
 func (q *partitionQueue) push(r queued) {
@@ -65,10 +74,14 @@ func (q *partitionQueue) pop() queued {
 	return r
 }
 
-// lagKnownZero reports whether the queue is empty because the partition has
-// no more data on the broker.
-func (q *partitionQueue) lagKnownZero() bool {
-	return q.endOffset >= 0 && q.fetched >= q.endOffset
+// lag is how many offsets the broker holds beyond what was fetched (Kafka's
+// consumer currentLag), or -1 while the end offset or the position is not
+// known.
+func (q *partitionQueue) lag() int64 {
+	if q.endOffset < 0 || q.fetched < 0 {
+		return -1
+	}
+	return max(0, q.endOffset-q.fetched)
 }
 
 func (q *partitionQueue) clear() {

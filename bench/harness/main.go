@@ -45,6 +45,7 @@ type harness struct {
 	latencyWarm  time.Duration
 	runTimeout   time.Duration
 	contenderBin string
+	baselineBin  string
 	javaCP       string
 	javaOpts     string
 	sluiceArgs   string
@@ -81,6 +82,7 @@ func main() {
 	flag.Uint64Var(&h.seed, "seed", 20261123, "input generator seed")
 	flag.DurationVar(&h.runTimeout, "run-timeout", 10*time.Minute, "give up on a run after this long")
 	flag.StringVar(&h.contenderBin, "contender-bin", "bench/.bin/contender", "the built ./bench/contender")
+	flag.StringVar(&h.baselineBin, "baseline-bin", "", "a ./bench/contender built from another commit: its word count ALOS runs as one more contender, for a before/after ratio in one run")
 	flag.StringVar(&h.javaCP, "java-cp", "bench/java/target/classes:bench/java/target/lib/*", "classpath of the Java contenders")
 	flag.StringVar(&h.javaOpts, "java-opts", "", "extra JVM options for the Java contenders")
 	flag.StringVar(&h.sluiceArgs, "sluice-args", "", "extra flags for the Sluice contenders (see bench/contender), for experiments")
@@ -111,10 +113,13 @@ func main() {
 	h.latencyDur = time.Duration(*latencySecs) * time.Second
 	h.latencyWarm = time.Duration(pick(h.quick, 3, 10)) * time.Second
 	h.command = "go run ./bench/harness " + strings.Join(os.Args[1:], " ")
-	contenders := allContenders
+	contenders := slices.Clone(allContenders)
+	if h.baselineBin != "" {
+		contenders = append(contenders, baselineContender)
+	}
 	if only != "" {
 		names := strings.Split(only, ",")
-		contenders = slices.DeleteFunc(slices.Clone(allContenders), func(c contender) bool { return !slices.Contains(names, c.Name) })
+		contenders = slices.DeleteFunc(contenders, func(c contender) bool { return !slices.Contains(names, c.Name) })
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -443,7 +443,7 @@ func (h *harness) rerender(path string) error {
 	var results []*result
 	for _, cj := range rep.Contenders {
 		r := &result{Status: cj.Status, Note: cj.Note, Runs: cj.Runs, Latency: cj.Latency, LatencyNote: cj.LatencyNote, LatencyRetried: cj.Retried, Retries: cj.Retries}
-		for _, c := range allContenders {
+		for _, c := range append(slices.Clone(allContenders), baselineContender) {
 			if c.Name == cj.Name {
 				r.contender = c
 			}

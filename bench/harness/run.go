@@ -48,6 +48,12 @@ var allContenders = []contender{
 	{"java-wordcount-eos", "Kafka Streams word count EOS", "java", "wordcount", "exactly_once_v2"},
 }
 
+// baselineContender is the word count of another Sluice build (the
+// harness's -baseline-bin), run in the same benchmark so that a change is
+// measured as a ratio within one run rather than against a figure from
+// another day.
+var baselineContender = contender{"sluice-wordcount-alos-baseline", "Sluice word count ALOS (baseline build)", "sluice", "wordcount", "at_least_once"}
+
 // runSpec is one start of a contender.
 type runSpec struct {
 	c              contender
@@ -78,6 +84,10 @@ func (h *harness) commandFor(s runSpec) (*exec.Cmd, error) {
 		return exec.Command(h.contenderBin, "ceiling", "-brokers", h.brokers, "-input", s.input, "-output", s.output,
 			"-group", s.appID, "-commit-ms", commit), nil
 	case "sluice":
+		bin := h.contenderBin
+		if s.c.Name == baselineContender.Name {
+			bin = h.baselineBin
+		}
 		args := []string{"sluice", "-brokers", h.brokers, "-input", s.input, "-output", s.output,
 			"-app-id", s.appID, "-topology", s.c.Topology, "-guarantee", s.c.Guarantee,
 			"-threads", threads, "-commit-ms", commit, "-cache-bytes", cache, "-state-dir", s.stateDir}
@@ -88,7 +98,7 @@ func (h *harness) commandFor(s runSpec) (*exec.Cmd, error) {
 			args = append(args, "-trace", s.tracePath)
 		}
 		args = append(args, strings.Fields(h.sluiceArgs)...)
-		return exec.Command(h.contenderBin, args...), nil
+		return exec.Command(bin, args...), nil
 	case "java":
 		args := append(strings.Fields(h.javaOpts), "-cp", h.javaCP, "dev.sluicestreams.bench.Main",
 			s.c.Topology, h.brokers, s.input, s.output, s.appID, s.c.Guarantee, threads, commit, cache, s.stateDir)
