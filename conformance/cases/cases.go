@@ -300,21 +300,25 @@ func init() {
 	sessions := dsl.SessionWindowsWithGap(SessionGap, SessionGrace)
 	tw := func(c Compare) Output { return Output{Compare: c, Key: TimeWindowedKey, Value: LongValue} }
 	sw := func(c Compare) Output { return Output{Compare: c, Key: SessionWindowKey, Value: LongValue} }
+	// A cached aggregation takes no option, as Java's count() takes no
+	// Materialized; uncached ones take Caching(false), Java's
+	// Materialized.with(...).withCachingDisabled().
 	for _, cached := range []bool{true, false} {
 		suffix, cmp := "", Final
+		var opts []dsl.Option
 		if !cached {
-			suffix, cmp = "-uncached", Exact
+			suffix, cmp, opts = "-uncached", Exact, []dsl.Option{dsl.Caching(false)}
 		}
 		add(Case{Name: "tumbling-count" + suffix, Inputs: one, Outputs: []Output{tw(cmp)}, Build: func(b *dsl.Builder, in, out []string) {
-			dsl.WindowedBy(stringStream(b, in[0]).GroupByKey(), tumbling).Count(dsl.Caching(cached)).ToStream().To(out[0])
+			dsl.WindowedBy(stringStream(b, in[0]).GroupByKey(), tumbling).Count(opts...).ToStream().To(out[0])
 		}})
 		add(Case{Name: "hopping-aggregate" + suffix, Inputs: one, Outputs: []Output{tw(cmp)}, Build: func(b *dsl.Builder, in, out []string) {
 			dsl.WindowedAggregate(dsl.WindowedBy(stringStream(b, in[0]).GroupByKey(), hopping), func() int64 { return 0 },
-				func(_, v string, agg int64) int64 { return agg + int64(len(v)) }, ls, dsl.Caching(cached)).
+				func(_, v string, agg int64) int64 { return agg + int64(len(v)) }, ls, opts...).
 				ToStream().To(out[0])
 		}})
 		add(Case{Name: "session-count" + suffix, Inputs: one, Outputs: []Output{sw(cmp)}, Build: func(b *dsl.Builder, in, out []string) {
-			dsl.SessionWindowedBy(stringStream(b, in[0]).GroupByKey(), sessions).Count(dsl.Caching(cached)).ToStream().To(out[0])
+			dsl.SessionWindowedBy(stringStream(b, in[0]).GroupByKey(), sessions).Count(opts...).ToStream().To(out[0])
 		}})
 	}
 	add(Case{Name: "suppress-tumbling", Inputs: one, Outputs: []Output{tw(Exact)}, Build: func(b *dsl.Builder, in, out []string) {
@@ -342,7 +346,7 @@ func init() {
 			return v + "|" + tv
 		}).WithSerdes(ss, ss).To(out[0])
 	}})
-	add(Case{Name: "join-rekeyed", Inputs: joinIn, Outputs: []Output{exactStr}, MaxTaskIdle: 5 * time.Second, Build: func(b *dsl.Builder, in, out []string) {
+	add(Case{Name: "join-rekeyed", Inputs: joinIn, Outputs: []Output{exactStr}, MaxTaskIdle: 10 * time.Second, Build: func(b *dsl.Builder, in, out []string) {
 		t := dsl.NewTable(b, in[1], ss, ss)
 		s := dsl.SelectKey(stringStream(b, in[0]), func(_, v string) string { return rekey(v) })
 		dsl.Join(s, t, func(_, v, tv string) string { return v + "|" + tv }).WithSerdes(ss, ss).To(out[0])

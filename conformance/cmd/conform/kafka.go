@@ -43,7 +43,32 @@ func (b *broker) createTopics(ctx context.Context, partitions int32, topics ...s
 			return fmt.Errorf("create %s: %w", r.Topic, r.Err)
 		}
 	}
-	return nil
+	// A topic is not in every broker's metadata the moment it is created;
+	// an application started before it is fails its sink topic check.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		td, err := b.adm.ListTopics(ctx, topics...)
+		ready := err == nil
+		for _, t := range topics {
+			d, ok := td[t]
+			if !ok || d.Err != nil || len(d.Partitions) != int(partitions) {
+				ready = false
+				break
+			}
+			for _, p := range d.Partitions {
+				if p.Leader < 0 || p.Err != nil {
+					ready = false
+				}
+			}
+		}
+		if ready {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topics %v not ready after 30s (%v)", topics, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // produce writes recs to partition 0 of topic at once.

@@ -41,11 +41,12 @@ func short(guarantee string) string {
 
 // maxTaskIdle is max.task.idle.ms on both sides: Kafka's 0 for backlog
 // input (Java still waits for a partition whose lag is known to be above
-// 0), 2 s for paced input so that a task of two inputs orders their
-// records by timestamp however the fetches of the two arrive.
+// 0), 10 s for paced input so that a task of two inputs orders their
+// records by timestamp however late the fetches of one arrive on a loaded
+// machine (with 2 s, Java's own order changed from run to run).
 func maxTaskIdle(shape string) time.Duration {
 	if shape == "paced" {
-		return 2 * time.Second
+		return 10 * time.Second
 	}
 	return 0
 }
@@ -88,6 +89,7 @@ func (r *runner) batch(ctx context.Context, shape string, cs []cases.Case) []*re
 	inputs := map[string][]string{}
 	records := map[string][][]cases.Record{}
 	var setupErr error
+	var inTopics, outTopics []string
 	fail := func(err error) {
 		if setupErr == nil && err != nil {
 			setupErr = err
@@ -101,7 +103,7 @@ func (r *runner) batch(ctx context.Context, shape string, cs []cases.Case) []*re
 			recs = append(recs, cases.Generate(r.o.seed, baseTimestamp, kind, i, r.o.records))
 		}
 		inputs[c.Name], records[c.Name] = ins, recs
-		fail(r.b.createTopics(ctx, 1, ins...))
+		inTopics = append(inTopics, ins...)
 		for _, g := range guarantees {
 			p := &pair{c: c, shape: shape, guarantee: strings.TrimSpace(g)}
 			var err error
@@ -109,14 +111,17 @@ func (r *runner) batch(ctx context.Context, shape string, cs []cases.Case) []*re
 			fail(err)
 			p.sluice, err = r.newApp(c, shape, p.guarantee, "sluice", ins)
 			fail(err)
-			fail(r.b.createTopics(ctx, 3, append(append([]string{}, p.java.outputs...), p.sluice.outputs...)...))
+			outTopics = append(append(outTopics, p.java.outputs...), p.sluice.outputs...)
 			pairs = append(pairs, p)
 			apps = append(apps, p.java, p.sluice)
 		}
 	}
+	fail(r.b.createTopics(ctx, 1, inTopics...))
+	fail(r.b.createTopics(ctx, 3, outTopics...))
 	if setupErr != nil {
 		return errorResults(pairs, setupErr)
 	}
+	fmt.Printf("conform: %s: %d topics created in %v\n", shape, len(inTopics)+len(outTopics), time.Since(t0).Round(time.Millisecond))
 	if shape == "backlog" {
 		for _, c := range cs {
 			for i, t := range inputs[c.Name] {
@@ -174,10 +179,6 @@ func (r *runner) batch(ctx context.Context, shape string, cs []cases.Case) []*re
 		}()
 	}
 	wg.Wait()
-	var outTopics []string
-	for _, a := range apps {
-		outTopics = append(outTopics, a.outputs...)
-	}
 	outs, readErr := r.b.readAll(ctx, outTopics)
 	var results []*result
 	for _, p := range pairs {

@@ -178,9 +178,12 @@ public final class Main {
         return cached ? m : m.withCachingDisabled();
     }
 
-    static Materialized<String, Long, SessionStore<Bytes, byte[]>> sessionStore(boolean cached) {
-        Materialized<String, Long, SessionStore<Bytes, byte[]>> m = Materialized.with(S, L);
-        return cached ? m : m.withCachingDisabled();
+    static Materialized<String, Long, WindowStore<Bytes, byte[]>> uncachedWindowStore() {
+        return Materialized.<String, Long, WindowStore<Bytes, byte[]>>with(S, L).withCachingDisabled();
+    }
+
+    static Materialized<String, Long, SessionStore<Bytes, byte[]>> uncachedSessionStore() {
+        return Materialized.<String, Long, SessionStore<Bytes, byte[]>>with(S, L).withCachingDisabled();
     }
 
     /** build adds case name's topology; the cases mirror conformance/cases/cases.go one for one. */
@@ -297,12 +300,20 @@ public final class Main {
                     .to(out.get(0), psl);
                 break;
             }
-            case "tumbling-count":
+            case "tumbling-count": {
+                b.stream(in.get(0), ss)
+                    .groupByKey(Grouped.with(S, S))
+                    .windowedBy(tumbling())
+                    .count()
+                    .toStream()
+                    .to(out.get(0), timeWindowed());
+                break;
+            }
             case "tumbling-count-uncached": {
                 b.stream(in.get(0), ss)
                     .groupByKey(Grouped.with(S, S))
                     .windowedBy(tumbling())
-                    .count(windowStore(name.equals("tumbling-count")))
+                    .count(uncachedWindowStore())
                     .toStream()
                     .to(out.get(0), timeWindowed());
                 break;
@@ -317,12 +328,20 @@ public final class Main {
                     .to(out.get(0), timeWindowed());
                 break;
             }
-            case "session-count":
+            case "session-count": {
+                b.stream(in.get(0), ss)
+                    .groupByKey(Grouped.with(S, S))
+                    .windowedBy(sessions())
+                    .count()
+                    .toStream()
+                    .to(out.get(0), sessionWindowed());
+                break;
+            }
             case "session-count-uncached": {
                 b.stream(in.get(0), ss)
                     .groupByKey(Grouped.with(S, S))
                     .windowedBy(sessions())
-                    .count(sessionStore(name.equals("session-count")))
+                    .count(uncachedSessionStore())
                     .toStream()
                     .to(out.get(0), sessionWindowed());
                 break;
