@@ -96,6 +96,11 @@ type Case struct {
 	// Java itself waits for the repartition topic instead of joining the
 	// table's records first (with 0, its output depends on timing).
 	MaxTaskIdle time.Duration
+	// Backlog limits the case to backlog input, for a case whose Java
+	// output on paced input changes from run to run (the harness's
+	// java-consistency check), so that a comparison with Sluice would mean
+	// nothing.
+	Backlog bool
 	// Build adds the topology to b, reading the input topics in and
 	// writing the output topics out (as many as Inputs and Outputs).
 	Build func(b *dsl.Builder, in, out []string)
@@ -346,7 +351,10 @@ func init() {
 			return v + "|" + tv
 		}).WithSerdes(ss, ss).To(out[0])
 	}})
-	add(Case{Name: "join-rekeyed", Inputs: joinIn, Outputs: []Output{exactStr}, MaxTaskIdle: 10 * time.Second, Build: func(b *dsl.Builder, in, out []string) {
+	// On paced input Java's first join results of a re-keyed stream
+	// differ between runs even with max.task.idle.ms 10 s (which table
+	// records a repartitioned record meets at the start).
+	add(Case{Name: "join-rekeyed", Inputs: joinIn, Outputs: []Output{exactStr}, MaxTaskIdle: 10 * time.Second, Backlog: true, Build: func(b *dsl.Builder, in, out []string) {
 		t := dsl.NewTable(b, in[1], ss, ss)
 		s := dsl.SelectKey(stringStream(b, in[0]), func(_, v string) string { return rekey(v) })
 		dsl.Join(s, t, func(_, v, tv string) string { return v + "|" + tv }).WithSerdes(ss, ss).To(out[0])

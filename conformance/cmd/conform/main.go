@@ -130,7 +130,12 @@ func run(o options) (bool, error) {
 		if shape != "backlog" && shape != "paced" {
 			return false, fmt.Errorf("unknown input shape %q", shape)
 		}
-		batch := selected
+		var batch []cases.Case
+		for _, c := range selected {
+			if shape == "backlog" || !c.Backlog {
+				batch = append(batch, c)
+			}
+		}
 		for len(batch) > 0 {
 			n := len(batch)
 			if o.parallel > 0 {

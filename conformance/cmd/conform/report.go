@@ -199,6 +199,27 @@ func report(o options, results []*result, stale []*knownDiff, took time.Duration
 			fmt.Fprintf(&md, "- %s\n", mdCell(k.String()))
 		}
 	}
+	md.WriteString("\n## Differences\n\nEvery failing check with its first differences (describe: the changed lines of the diff, `-` Java, `+` Sluice).\n")
+	for _, r := range results {
+		if r.Verdict == "PASS" {
+			continue
+		}
+		fmt.Fprintf(&md, "\n### %s, %s, %s: %s\n\n%s\n\n```\n", r.Case, r.Shape, r.Guarantee, r.Verdict, r.Records)
+		for _, c := range r.Checks {
+			if c.OK {
+				continue
+			}
+			tag := "FAIL"
+			if c.Known != "" {
+				tag = "KNOWN-DIFF [" + c.Known + "]"
+			}
+			fmt.Fprintf(&md, "%s %s:\n", tag, c.Name)
+			for _, d := range c.Diffs {
+				fmt.Fprintf(&md, "    %s\n", d)
+			}
+		}
+		md.WriteString("```\n")
+	}
 	if err := os.WriteFile(o.results, []byte(md.String()), 0o644); err != nil {
 		fmt.Println("conform:", err)
 	}
