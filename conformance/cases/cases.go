@@ -252,10 +252,15 @@ func init() {
 		dsl.MapValues(s, upperB).To(out[0])
 	}})
 	add(Case{Name: "merge-split", Inputs: []InputKind{StreamInput, StreamInput}, Outputs: []Output{exactStr, exactStr, exactStr}, Build: func(b *dsl.Builder, in, out []string) {
+		// The branches first, then their sinks, in Main.java's order (node
+		// names take their indexes in the order they are added).
 		sp := bytesStream(b, in[0]).Merge(bytesStream(b, in[1])).Split(dsl.Named("split-"))
-		sp.Branch("a", func(_, v []byte) bool { return v != nil && bytes.HasPrefix(v, []byte("a")) }).To(out[0])
-		sp.Branch("low", func(k, _ []byte) bool { return k != nil && string(k) < "k3" }).To(out[1])
-		sp.Default("rest").To(out[2])
+		a := sp.Branch("a", func(_, v []byte) bool { return v != nil && bytes.HasPrefix(v, []byte("a")) })
+		low := sp.Branch("low", func(k, _ []byte) bool { return k != nil && string(k) < "k3" })
+		rest := sp.Default("rest")
+		a.To(out[0])
+		low.To(out[1])
+		rest.To(out[2])
 	}})
 
 	// Grouping and aggregation of streams.
