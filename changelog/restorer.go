@@ -347,6 +347,10 @@ func (r *Restorer) apply(pj *partJob, recs []*kgo.Record, batch []statestore.Cha
 		if rec.Attrs.IsControl() {
 			continue
 		}
+		if err := checkFormat(rec); err != nil {
+			r.finishLocked(job, fmt.Errorf("changelog: restoring store %q of task %s: %w", sr.Store, job.Task, err))
+			return batch
+		}
 		batch = append(batch, statestore.ChangelogRecord{Key: rec.Key, Value: rec.Value, Offset: rec.Offset, Timestamp: rec.Timestamp.UnixMilli()})
 	}
 	if len(batch) > 0 {

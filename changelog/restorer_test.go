@@ -2,6 +2,8 @@ package changelog_test
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
 	"strconv"
 	"sync"
 	"testing"
@@ -77,19 +79,7 @@ func TestRestoreFromChangelog(t *testing.T) {
 	}
 	restore := func(m *statestore.Manager) *changelog.Job {
 		ev := &events{}
-		cl := env.Client(t, changelog.RestoreClientOpts(true)...)
-		r := changelog.NewRestorer(cl, true, ev, nil)
-		rctx, rcancel := context.WithCancel(context.Background())
-		defer rcancel()
-		go r.Run(rctx)
-		job, err := r.Prepare(ctx, "0_1", 1, appID, m)
-		must(t, err)
-		r.Add(job)
-		select {
-		case <-job.Done():
-		case <-time.After(time.Minute):
-			t.Fatal("restore did not finish")
-		}
+		job := restoreTask(t, env, appID, "0_1", 1, m, ev)
 		must(t, job.Err())
 		if ev.recs != job.Restored() {
 			t.Errorf("listener saw %d records, job restored %d", ev.recs, job.Restored())
@@ -130,6 +120,95 @@ func TestRestoreFromChangelog(t *testing.T) {
 		t.Errorf("k0 = %d after the tail, want 5000", v)
 	}
 	must(t, m2.Close())
+}
+
+// TestRestoreKafkaStreamsChangelogs restores a timestamped key-value store
+// and a timestamped window store from changelogs as Kafka Streams 4.4 writes
+// them: plain values with the value's timestamp as the record timestamp
+// (ChangeLoggingTimestampedKeyValueBytesStore,
+// ChangeLoggingTimestampedWindowBytesStore), window keys as
+// WindowKeySchema.toStoreKeyBinary(key, start, 0) (bytes printed by
+// kafka-streams-4.4.0.jar), and, as with IQv2 consistency on, the "v" (0)
+// and "c" (position) headers of ChangelogRecordDeserializationHelper, which
+// are ignored. A record with a version header other than 0 fails the
+// restoration, as Kafka Streams' applyChecksAndUpdatePosition refuses it.
+func TestRestoreKafkaStreamsChangelogs(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	appID := env.AppID(t)
+	adm := env.Admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	kvTopic := statestore.ChangelogTopic(appID, "table")
+	winTopic := statestore.ChangelogTopic(appID, "windows")
+	for _, topic := range []string{kvTopic, winTopic} {
+		if _, err := adm.CreateTopic(ctx, 1, env.ReplicationFactor(), nil, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	consistency := []kgo.RecordHeader{{Key: "v", Value: []byte{0}}, {Key: "c", Value: []byte{0, 0, 0, 0}}}
+	winKey, _ := hex.DecodeString("6b00000000000003e800000000") // "k", start 1000, seqnum 0
+	produceTo(t, env, []*kgo.Record{
+		{Topic: kvTopic, Key: []byte("k"), Value: int64Bytes(7), Timestamp: time.UnixMilli(97), Headers: consistency},
+		{Topic: kvTopic, Key: []byte("gone"), Value: int64Bytes(1), Timestamp: time.UnixMilli(98)},
+		{Topic: kvTopic, Key: []byte("gone"), Timestamp: time.UnixMilli(99)},
+		{Topic: winTopic, Key: winKey, Value: int64Bytes(3), Timestamp: time.UnixMilli(1500), Headers: consistency},
+	})
+	open := func() *statestore.Manager {
+		m, err := statestore.OpenManager(statestore.ManagerConfig{
+			ApplicationID: appID, Task: "0_0", Partition: 0,
+			Stores: []statestore.Builder{
+				statestore.TimestampedKeyValue("table", serde.String(), serde.Int64()),
+				statestore.TimestampedWindow("windows", time.Hour, time.Minute, serde.String(), serde.Int64()),
+			},
+		})
+		must(t, err)
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	restore := func(m *statestore.Manager) error {
+		return restoreTask(t, env, appID, "0_0", 0, m, nil).Err()
+	}
+	m := open()
+	must(t, restore(m))
+	st, _ := m.Store("table")
+	kv := st.(statestore.TimestampedKeyValueStore[string, int64])
+	if v, ok, err := kv.Get("k"); err != nil || !ok || v.Value != 7 || v.Timestamp != 97 {
+		t.Errorf("table k = %+v %v %v, want 7 at 97", v, ok, err)
+	}
+	if _, ok, _ := kv.Get("gone"); ok {
+		t.Error("table kept a key after its tombstone")
+	}
+	st, _ = m.Store("windows")
+	ws := st.(statestore.WindowStore[string, statestore.ValueAndTimestamp[int64]])
+	if v, ok, err := ws.Get("k", 1000); err != nil || !ok || v.Value != 3 || v.Timestamp != 1500 {
+		t.Errorf("window k@1000 = %+v %v %v, want 3 at 1500", v, ok, err)
+	}
+
+	produceTo(t, env, []*kgo.Record{{Topic: kvTopic, Key: []byte("k"), Value: int64Bytes(8), Timestamp: time.UnixMilli(100),
+		Headers: []kgo.RecordHeader{{Key: "v", Value: []byte{1}}}}})
+	if err := restore(open()); !errors.Is(err, changelog.ErrUnknownFormat) {
+		t.Errorf("restoring a record of changelog format version 1: %v, want ErrUnknownFormat", err)
+	}
+}
+
+// restoreTask restores a task's stores with a new Restorer and returns the
+// finished job.
+func restoreTask(t *testing.T, env *kafkatest.Env, appID, task string, partition int32, m *statestore.Manager, l changelog.Listener) *changelog.Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl := env.Client(t, changelog.RestoreClientOpts(true)...)
+	r := changelog.NewRestorer(cl, true, l, nil)
+	go r.Run(ctx)
+	job, err := r.Prepare(ctx, task, partition, appID, m)
+	must(t, err)
+	r.Add(job)
+	select {
+	case <-job.Done():
+	case <-ctx.Done():
+		t.Fatal("restore did not finish")
+	}
+	return job
 }
 
 func produceTo(t *testing.T, env *kafkatest.Env, recs []*kgo.Record) {

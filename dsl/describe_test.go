@@ -1,8 +1,12 @@
 package dsl_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +14,7 @@ import (
 	"github.com/sluicestreams/sluice/processor"
 	"github.com/sluicestreams/sluice/serde"
 	"github.com/sluicestreams/sluice/statestore"
+	"github.com/sluicestreams/sluice/streamstest"
 )
 
 // kafkaDescribeCases are DSL programs whose Describe() must be Kafka
@@ -33,6 +38,29 @@ var kafkaDescribeCases = []struct {
 	{"kGroupedStreamNamedMaterializedCount", func(b *dsl.Builder) {
 		dsl.NewStream(b, []string{"input-topic"}, serde.String(), serde.String()).GroupByKey().
 			Count(dsl.StoreName("count-store"), dsl.InMemory())
+	}},
+	// TopologyTest.kGroupedStreamAnonymousMaterializedCountShouldPreserveTopologyStructure:
+	// a store option without a StoreName is Java's count(Materialized)
+	// naming no store, which takes an extra index.
+	{"kGroupedStreamAnonymousMaterializedCount", func(b *dsl.Builder) {
+		dsl.NewStream(b, []string{"input-topic"}, serde.String(), serde.String()).GroupByKey().Count(dsl.Logging(true))
+	}},
+	// TopologyTest.timeWindowAnonymousMaterializedCountShouldPreserveTopologyStructure
+	{"timeWindowAnonymousMaterializedCount", func(b *dsl.Builder) {
+		g := dsl.NewStream(b, []string{"input-topic"}, serde.String(), serde.String()).GroupByKey()
+		dsl.WindowedBy(g, dsl.TumblingWindows(time.Millisecond, 0)).Count(dsl.Logging(true))
+	}},
+	// TopologyTest.sessionWindowAnonymousMaterializedCountShouldPreserveTopologyStructure
+	{"sessionWindowAnonymousMaterializedCount", func(b *dsl.Builder) {
+		g := dsl.NewStream(b, []string{"input-topic"}, serde.String(), serde.String()).GroupByKey()
+		dsl.SessionWindowedBy(g, dsl.SessionWindowsWithGap(time.Millisecond, 0)).Count(dsl.Logging(true))
+	}},
+	// TopologyTest.tableAnonymousMaterializedCountShouldPreserveTopologyStructure:
+	// no extra index for a table's count.
+	{"tableAnonymousMaterializedCount", func(b *dsl.Builder) {
+		t := dsl.NewTable(b, "input-topic", serde.String(), serde.String())
+		dsl.GroupTableBy(t, func(string, string) (string, string) { return "", "" }, serde.String(), serde.String()).
+			Count(dsl.Logging(true))
 	}},
 	// TopologyTest.timeWindowZeroArgCountShouldPreserveTopologyStructure
 	{"timeWindowZeroArgCount", func(b *dsl.Builder) {
@@ -260,6 +288,29 @@ var kafkaDescribeCases = []struct {
 		dsl.LeftJoin(r, t, func(_, v, _ string, _ bool) string { return v }).To("out")
 		r.GroupByKey().Count().ToStream().To("out")
 	}},
+	// Larger sub-topologies, where the arrows' order is not sorted: a
+	// fan-out of different depths with merges, and more than 24 nodes.
+	{"fanout", func(b *dsl.Builder) {
+		s := source(b)
+		s.Filter(keep).To("o1")
+		dsl.MapValues(dsl.MapValues(s, same).Filter(keep), same).To("o2")
+		s.Peek(func(string, string) {}).To("o3")
+		m := dsl.SelectKey(s, value).WithSerdes(serde.String(), serde.String())
+		m.Merge(dsl.MapValues(s, same)).Merge(s.FilterNot(drop)).GroupByKey().Count().ToStream().To("o4")
+		dsl.FlatMapValues(s, func(v string) []string { return []string{v} }).To("o5")
+		dsl.MapValues(dsl.MapValues(dsl.MapValues(dsl.MapValues(s, same), same), same), same).To("o6")
+	}},
+	{"wide", func(b *dsl.Builder) {
+		s := dsl.NewStream(b, []string{"a", "b", "c", "d", "e"}, serde.String(), serde.String())
+		for i := range 9 {
+			dsl.MapValues(s.Filter(keep), same).To("out" + strconv.Itoa(i))
+		}
+		sp := s.Split()
+		for range 4 {
+			sp.Branch("", keep)
+		}
+		sp.Default("")
+	}},
 }
 
 func keep(string, string) bool          { return true }
@@ -292,5 +343,152 @@ func kafkaGolden(t *testing.T, name, got string) {
 	must(t, err)
 	if got != string(want) {
 		t.Errorf("Describe() differs from Kafka Streams' (testdata/kafka/%s.txt):\n--- got\n%s--- want\n%s", name, got, want)
+	}
+}
+
+// nodeNames returns the names of the nodes Describe lists, sorted.
+func nodeNames(t *testing.T, b *dsl.Builder) []string {
+	t.Helper()
+	top, err := b.Build()
+	must(t, err)
+	var names []string
+	for _, line := range strings.Split(top.Describe(), "\n") {
+		line = strings.TrimSpace(line)
+		for _, kind := range []string{"Source: ", "Processor: ", "Sink: "} {
+			if rest, ok := strings.CutPrefix(line, kind); ok {
+				names = append(names, rest[:strings.Index(rest, " (")])
+			}
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// TestNamesAsStreamsBuilderTest ports the naming tests of Kafka's
+// StreamsBuilderTest (shouldUseSpecifiedNameFor...): the nodes a program
+// has, named and generated. Java lists them in build order; they are
+// compared here as sets.
+func TestNamesAsStreamsBuilderTest(t *testing.T) {
+	const op = "stream-operation"
+	str := serde.String()
+	stream := func(b *dsl.Builder, topic string, opts ...dsl.Option) dsl.Stream[string, string] {
+		return dsl.NewStream(b, []string{topic}, str, str, opts...)
+	}
+	cases := []struct {
+		test  string
+		build func(b *dsl.Builder)
+		want  []string
+	}{
+		{"shouldUseSpecifiedNameForStreamSourceProcessor", func(b *dsl.Builder) {
+			stream(b, "stream-topic", dsl.Named("source-node"))
+			stream(b, "stream-topic-two")
+		}, []string{"source-node", "KSTREAM-SOURCE-0000000001"}},
+		{"shouldUseSpecifiedNameForTableSourceProcessor", func(b *dsl.Builder) {
+			dsl.NewTable(b, "stream-topic", str, str, dsl.Named("source-node"))
+			dsl.NewTable(b, "stream-topic-two", str, str)
+		}, []string{"source-node-source", "source-node", "KSTREAM-SOURCE-0000000004", "KTABLE-SOURCE-0000000005"}},
+		{"shouldUseSpecifiedNameForSinkProcessor", func(b *dsl.Builder) {
+			s := stream(b, "stream-topic")
+			s.To("stream-topic-two", dsl.Named("sink-processor"))
+			s.To("stream-topic-two")
+		}, []string{"KSTREAM-SOURCE-0000000000", "sink-processor", "KSTREAM-SINK-0000000002"}},
+		{"shouldUseSpecifiedNameForMapOperation", func(b *dsl.Builder) {
+			dsl.Map(stream(b, "stream-topic"), swap, dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000000", op}},
+		{"shouldUseSpecifiedNameForMapValuesOperation", func(b *dsl.Builder) {
+			dsl.MapValues(stream(b, "stream-topic"), same, dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000000", op}},
+		{"shouldUseSpecifiedNameForFilterOperation", func(b *dsl.Builder) {
+			stream(b, "stream-topic").Filter(keep, dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000000", op}},
+		{"shouldUseSpecifiedNameForForEachOperation", func(b *dsl.Builder) {
+			stream(b, "stream-topic").Foreach(func(string, string) {}, dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000000", op}},
+		{"shouldUseSpecifiedNameForSplitOperation", func(b *dsl.Builder) {
+			sp := stream(b, "stream-topic").Split(dsl.Named("branch-processor"))
+			sp.Branch("-1", keep)
+			sp.Branch("-2", drop)
+		}, []string{"KSTREAM-SOURCE-0000000000", "branch-processor", "branch-processor-1", "branch-processor-2"}},
+		{"shouldUseSpecifiedNameForJoinOperationBetweenKStreamAndKTable", func(b *dsl.Builder) {
+			dsl.Join(stream(b, "stream-topic"), dsl.NewTable(b, "table-topic", str, str), func(_, v, _ string) string { return v }, dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000000", "KSTREAM-SOURCE-0000000002", "KTABLE-SOURCE-0000000003", op}},
+		{"shouldUseSpecifiedNameForLeftJoinOperationBetweenKStreamAndKTable", func(b *dsl.Builder) {
+			dsl.LeftJoin(stream(b, "stream-topic"), dsl.NewTable(b, "stream-topic-two", str, str),
+				func(_, v, _ string, _ bool) string { return v }, dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000000", "KSTREAM-SOURCE-0000000002", "KTABLE-SOURCE-0000000003", op}},
+		{"shouldUseSpecifiedNameForMergeOperation", func(b *dsl.Builder) {
+			stream(b, "topic-1").Merge(stream(b, "topic-2"), dsl.Named("merge-processor"))
+		}, []string{"KSTREAM-SOURCE-0000000000", "KSTREAM-SOURCE-0000000001", "merge-processor"}},
+		{"shouldUseSpecifiedNameForProcessOperation", func(b *dsl.Builder) {
+			dsl.Process(stream(b, "stream-topic"), processor.Func(func(processor.Context[string, string], processor.Record[string, string]) error { return nil }),
+				dsl.Named("test-processor"))
+		}, []string{"KSTREAM-SOURCE-0000000000", "test-processor"}},
+		{"shouldUseSpecifiedNameForToStream", func(b *dsl.Builder) {
+			dsl.NewTable(b, "stream-topic", str, str).ToStream(dsl.Named("to-stream"))
+		}, []string{"KSTREAM-SOURCE-0000000001", "KTABLE-SOURCE-0000000002", "to-stream"}},
+		{"shouldUseSpecifiedNameForAggregateOperationGivenTable", func(b *dsl.Builder) {
+			dsl.GroupTableBy(dsl.NewTable(b, "stream-topic", str, str), pair, str, str, dsl.Named("group-operation")).
+				Count(dsl.Named(op))
+		}, []string{"KSTREAM-SOURCE-0000000001", "KTABLE-SOURCE-0000000002", "group-operation", op + "-sink", op + "-source", op}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.test, func(t *testing.T) {
+			b := dsl.NewBuilder()
+			tc.build(b)
+			want := slices.Sorted(slices.Values(tc.want))
+			if got := nodeNames(t, b); !slices.Equal(got, want) {
+				t.Errorf("nodes %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestSharedRepartitionsCarryEveryRecord: the joins sharing a re-keyed
+// stream's repartition and the aggregations sharing a named grouping's
+// each get every record (the sharing is Kafka Streams' naming, not a
+// change of what is computed).
+func TestSharedRepartitionsCarryEveryRecord(t *testing.T) {
+	str := serde.String()
+	b := dsl.NewBuilder()
+	s := dsl.NewStream(b, []string{"in"}, str, str)
+	tbl := dsl.NewTable(b, "t", str, str)
+	r := dsl.SelectKey(s, value)
+	dsl.Join(r, tbl, func(k, v, tv string) string { return "j:" + tv }).To("joined")
+	dsl.LeftJoin(r, tbl, func(k, v, tv string, found bool) string { return fmt.Sprint("l:", found) }).To("left")
+	g := dsl.SelectKey(s, value).GroupByKey(dsl.Named("g"))
+	g.Count(dsl.Caching(false)).ToStream().WithSerdes(str, serde.Int64()).To("counts")
+	g.Reduce(func(a, v string) string { return a + v }, dsl.Caching(false)).ToStream().To("reduced")
+	d := buildDriver(t, b, streamstest.Config{})
+	must(t, streamstest.NewInputTopic(d, "t", str, str).PipeAt("x", "X", 0))
+	in := streamstest.NewInputTopic(d, "in", str, str)
+	must(t, in.PipeAt("a", "x", 1))
+	must(t, in.PipeAt("b", "y", 2))
+	must(t, in.PipeAt("c", "x", 3))
+	read := func(topic string) string {
+		recs, err := streamstest.NewOutputTopic(d, topic, str, str).ReadRecords()
+		must(t, err)
+		var out []string
+		for _, r := range recs {
+			out = append(out, r.Key+"="+r.Value)
+		}
+		return strings.Join(out, " ")
+	}
+	counts, err := streamstest.NewOutputTopic(d, "counts", str, serde.Int64()).ReadRecords()
+	must(t, err)
+	var cs []string
+	for _, r := range counts {
+		cs = append(cs, fmt.Sprintf("%s=%d", r.Key, r.Value))
+	}
+	for topic, want := range map[string]string{
+		"joined":  "x=j:X x=j:X",
+		"left":    "x=l:true y=l:false x=l:true",
+		"reduced": "x=x y=y x=xx",
+	} {
+		if got := read(topic); got != want {
+			t.Errorf("%s: %q, want %q", topic, got, want)
+		}
+	}
+	if got := strings.Join(cs, " "); got != "x=1 y=1 x=2" {
+		t.Errorf("counts: %q, want x=1 y=1 x=2", got)
 	}
 }

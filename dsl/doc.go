@@ -24,8 +24,17 @@
 //
 // Nodes and stores not named by the user get Kafka Streams' generated names,
 // a prefix and a 10-digit counter shared by the whole builder
-// (KSTREAM-FILTER-0000000003, KSTREAM-AGGREGATE-STATE-STORE-0000000004), so
-// Topology.Describe reads like Kafka Streams' describe().
+// (KSTREAM-FILTER-0000000003, KSTREAM-AGGREGATE-STATE-STORE-0000000004),
+// taken where and in the order Kafka Streams 4.4 takes them: a named
+// operation takes its index all the same (but not a named Process,
+// Repartition or suppression, nor a StoreName), a repartition takes
+// three, and a Count given store options but no StoreName takes one more,
+// as Kafka's count(Materialized) does. So a program written the same way as in Java gets the same node,
+// store and internal topic names, and Topology.Describe gives the same text
+// as Kafka Streams' describe().
+//
+// Each operation's doc lists the options it takes; any other makes Build
+// fail (ErrOptionNotApplicable).
 //
 // # Repartitioning
 //
@@ -45,8 +54,11 @@
 //
 // # Tables and changes
 //
-// Between table nodes records carry a Change[V]: the new value and the old
-// one. A table re-aggregation (GroupTableBy followed by Count, Reduce or
+// Between table nodes records carry a Change[V]: the new value and, where
+// a downstream operation needs it, the old one (as in Kafka Streams, a node
+// sends old values only when GroupTableBy, suppression or ChangeStream
+// downstream asks, so a Filter not asked forwards a deletion for every
+// update it filters out). A table re-aggregation (GroupTableBy followed by Count, Reduce or
 // AggregateTable) subtracts a key's old value from its old group and adds
 // the new value to its new group, so moving a key from one group to another
 // updates both. NewTable reads values as raw bytes and deserializes them

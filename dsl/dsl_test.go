@@ -16,7 +16,6 @@ import (
 	"github.com/sluicestreams/sluice/streamstest"
 )
 
-
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {

@@ -76,9 +76,15 @@ func (g Grouped[K, V]) input(store string) Stream[K, V] {
 	return in
 }
 
-// Count counts the records of each key in a table. Options: Named (the
+// Count counts the records of each key in a table. As in Kafka Streams,
+// Count, Reduce and Aggregate skip a record whose key or value is null
+// (processor.Record.Null) and count it in the dropped-records metric
+// (reason "null-key" or "null-value"); the windowed and session
+// aggregations skip null keys only, and aggregate a null value as V's zero
+// value. Options: Named (the
 // aggregating node), StoreName, InMemory, Caching, Logging.
 func (g Grouped[K, V]) Count(opts ...Option) Table[K, int64] {
+	g.s.b.countIndex(opts)
 	return aggregate(g, "Count", func() int64 { return 0 },
 		func(_ K, _ V, agg int64) int64 { return agg + 1 }, serde.Int64(), opts)
 }
@@ -96,8 +102,9 @@ func (g Grouped[K, V]) Reduce(fn func(agg, value V) V, opts ...Option) Table[K, 
 		b.fail(fmt.Errorf("%w: Reduce %s: the grouped stream has no serdes for store %s; give them with WithSerdes", ErrNoSerde, name, store))
 		return Table[K, V]{b: b, node: name}
 	}
+	tn := aggregateNode()
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, V, K, Change[V]] {
-		return &streamAggProc[K, V, V]{store: store, add: func(_ K, v V, agg V, first bool) V {
+		return &streamAggProc[K, V, V]{store: store, tn: tn, add: func(_ K, v V, agg V, first bool) V {
 			if first {
 				return v
 			}
@@ -105,7 +112,7 @@ func (g Grouped[K, V]) Reduce(fn func(agg, value V) V, opts ...Option) Table[K, 
 		}}
 	}, in.node))
 	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, g.s.keySerde, g.s.valueSerde, o.storeOpts()...), name))
-	return Table[K, V]{b: b, node: name, store: store, keySerde: g.s.keySerde, valueSerde: g.s.valueSerde}
+	return Table[K, V]{b: b, node: name, store: store, keySerde: g.s.keySerde, valueSerde: g.s.valueSerde, tn: tn, view: aggregateView[K, V](store)}
 }
 
 // Aggregate folds the values of each key into an aggregate of type A:
@@ -125,8 +132,9 @@ func aggregate[K, V, A any](g Grouped[K, V], op string, init func() A, add func(
 		b.fail(fmt.Errorf("%w: Aggregate %s: store %s needs a key serde (WithSerdes) and an aggregate serde", ErrNoSerde, name, store))
 		return Table[K, A]{b: b, node: name}
 	}
+	tn := aggregateNode()
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, V, K, Change[A]] {
-		return &streamAggProc[K, V, A]{store: store, add: func(k K, v V, agg A, first bool) A {
+		return &streamAggProc[K, V, A]{store: store, tn: tn, add: func(k K, v V, agg A, first bool) A {
 			if first {
 				agg = init()
 			}
@@ -134,23 +142,30 @@ func aggregate[K, V, A any](g Grouped[K, V], op string, init func() A, add func(
 		}}
 	}, in.node))
 	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, g.s.keySerde, aggSerde, o.storeOpts()...), name))
-	return Table[K, A]{b: b, node: name, store: store, keySerde: g.s.keySerde, valueSerde: aggSerde}
+	return Table[K, A]{b: b, node: name, store: store, keySerde: g.s.keySerde, valueSerde: aggSerde, tn: tn, view: aggregateView[K, A](store)}
 }
 
 // streamAggProc aggregates a stream into a timestamped key-value store and
-// forwards each changed aggregate as a Change.
+// forwards each changed aggregate as a Change, with the old aggregate if a
+// downstream operation asked for old values (KStreamAggregate).
 type streamAggProc[K, V, A any] struct {
 	store string
 	// add folds v into agg; first says the key has no aggregate yet.
 	add func(k K, v V, agg A, first bool) A
+	tn  *tableNode
 	w   tableWriter[K, A]
 }
 
 func (p *streamAggProc[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error {
-	return p.w.open(ctx, p.store)
+	return p.w.open(ctx, p.store, p.tn.sendsOld(), false)
 }
 
 func (p *streamAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
+	// Kafka Streams' KStreamAggregate and KStreamReduce skip a record whose
+	// key or value is null, as a dropped record.
+	if droppedNull(p.w.ctx, r.Null, true) {
+		return nil
+	}
 	old, oldTS, ok, err := p.w.get(r.Key)
 	if err != nil {
 		return err
@@ -165,21 +180,46 @@ func (p *streamAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
 
 func (p *streamAggProc[K, V, A]) Close() error { return nil }
 
-// tableWriter writes a DSL-materialized table to its store and forwards the
-// changes: at once when the store is not cached, or as the record cache
-// flushes (at commit, or when an entry is evicted) when it is.
-type tableWriter[K, V any] struct {
-	store  statestore.TimestampedKeyValueStore[K, V]
-	ctx    processor.Context[K, Change[V]]
-	cached bool
+// droppedNull reports whether a record with these null marks is dropped
+// by an aggregation: one with a null key always, one with a null value if
+// values too says so (KStreamAggregate and KStreamReduce; the windowed and
+// session aggregations aggregate null values). A dropped record is counted
+// with the reason "null-key" or "null-value".
+func droppedNull[K, V any](ctx processor.Context[K, V], n processor.Nulls, values bool) bool {
+	switch {
+	case n.Key():
+		ctx.Dropped("null-key")
+	case values && n.Value():
+		ctx.Dropped("null-value")
+	default:
+		return false
+	}
+	return true
 }
 
-func (w *tableWriter[K, V]) open(ctx processor.Context[K, Change[V]], name string) error {
+// tableWriter writes a DSL-materialized table to its store and forwards the
+// changes: at once when the store is not cached, or as the record cache
+// flushes (at commit, or when an entry is evicted) when it is. Changes
+// carry old values only if sendOld (Kafka Streams' TimestampedTupleForwarder
+// and TimestampedCacheFlushListener); without, the cache does not read and
+// decode the replaced values as it flushes.
+type tableWriter[K, V any] struct {
+	store   statestore.TimestampedKeyValueStore[K, V]
+	ctx     processor.Context[K, Change[V]]
+	cached  bool
+	sendOld bool
+}
+
+// open gets the store and registers the flush listener. deletes says the
+// table deletes keys: the cache must then read a deleted key's old value
+// to tell whether it existed (Kafka Streams' caching store forwards a
+// deletion only of a key it had), even when the old value is not sent.
+func (w *tableWriter[K, V]) open(ctx processor.Context[K, Change[V]], name string, sendOld, deletes bool) error {
 	s, err := processor.GetStore[statestore.TimestampedKeyValueStore[K, V]](ctx, name)
 	if err != nil {
 		return err
 	}
-	w.store, w.ctx = s, ctx
+	w.store, w.ctx, w.sendOld = s, ctx, sendOld
 	w.cached = s.SetFlushListener(func(f statestore.FlushedRecord[K, statestore.ValueAndTimestamp[V]]) error {
 		if !f.HasNew && !f.HasOld {
 			return nil
@@ -188,11 +228,27 @@ func (w *tableWriter[K, V]) open(ctx processor.Context[K, Change[V]], name strin
 		if f.HasNew {
 			ts = f.New.Timestamp
 		}
-		return ctx.Forward(processor.Record[K, Change[V]]{Key: f.Key, Timestamp: ts, Value: Change[V]{
-			New: f.New.Value, HasNew: f.HasNew, Old: f.Old.Value, HasOld: f.HasOld,
-		}})
-	}, true)
+		c := Change[V]{New: f.New.Value, HasNew: f.HasNew}
+		if sendOld {
+			c.Old, c.HasOld = f.Old.Value, f.HasOld
+		}
+		return ctx.Forward(processor.Record[K, Change[V]]{Key: f.Key, Timestamp: ts, Value: c})
+	}, sendOld || deletes)
 	return nil
+}
+
+// replace puts v as k's value, reading the value it replaces only if it is
+// sent.
+func (w *tableWriter[K, V]) replace(k K, v V, ts int64, headers []processor.Header) error {
+	var old V
+	var ok bool
+	if w.sendOld && !w.cached {
+		var err error
+		if old, _, ok, err = w.get(k); err != nil {
+			return err
+		}
+	}
+	return w.put(k, v, ts, old, ok, headers)
 }
 
 func (w *tableWriter[K, V]) get(k K) (V, int64, bool, error) {
@@ -207,15 +263,23 @@ func (w *tableWriter[K, V]) put(k K, v V, ts int64, old V, hasOld bool, headers 
 	if w.cached {
 		return nil
 	}
-	return w.ctx.Forward(processor.Record[K, Change[V]]{Key: k, Timestamp: ts, Headers: headers,
-		Value: Change[V]{New: v, HasNew: true, Old: old, HasOld: hasOld}})
+	c := Change[V]{New: v, HasNew: true}
+	if w.sendOld {
+		c.Old, c.HasOld = old, hasOld
+	}
+	return w.ctx.Forward(processor.Record[K, Change[V]]{Key: k, Timestamp: ts, Headers: headers, Value: c})
 }
 
+// delete deletes k. Uncached, the deletion is forwarded even if k had no
+// value, as Kafka Streams' KTableSource forwards every tombstone.
 func (w *tableWriter[K, V]) delete(k K, ts int64, headers []processor.Header) error {
 	old, existed, err := w.store.Delete(k)
-	if err != nil || !existed || w.cached {
+	if err != nil || w.cached {
 		return err
 	}
-	return w.ctx.Forward(processor.Record[K, Change[V]]{Key: k, Timestamp: ts, Headers: headers,
-		Value: Change[V]{Old: old.Value, HasOld: true}})
+	var c Change[V]
+	if w.sendOld {
+		c.Old, c.HasOld = old.Value, existed
+	}
+	return w.ctx.Forward(processor.Record[K, Change[V]]{Key: k, Timestamp: ts, Headers: headers, Value: c})
 }

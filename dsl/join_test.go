@@ -3,8 +3,10 @@ package dsl_test
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicestreams/sluice/dsl"
 	"github.com/sluicestreams/sluice/processor"
@@ -98,13 +100,188 @@ func TestJoinAfterKeyChangeRepartitions(t *testing.T) {
 	}
 }
 
-func TestJoinNeedsMaterializedTable(t *testing.T) {
+// probeJoin left-joins the stream probe with table and writes "key=value"
+// of the table as the join saw it ("null" when not found) to "seen".
+func probeJoin[V any](probe dsl.Stream[string, string], table dsl.Table[string, V]) {
+	dsl.LeftJoin(probe, table, func(k, _ string, v V, found bool) string {
+		if !found {
+			return k + "=null"
+		}
+		return fmt.Sprintf("%s=%v", k, v)
+	}).WithSerdes(serde.String(), serde.String()).To("seen")
+}
+
+// probe pipes one record per key into "probe" and returns what the join
+// saw.
+func probe(t *testing.T, d *streamstest.Driver, keys ...string) string {
+	t.Helper()
+	in := streamstest.NewInputTopic(d, "probe", serde.String(), serde.String())
+	for _, k := range keys {
+		must(t, in.PipeAt(k, "", 1000))
+	}
+	kvs, err := streamstest.NewOutputTopic(d, "seen", serde.String(), serde.String()).ReadKeyValues()
+	must(t, err)
+	var got []string
+	for _, kv := range kvs {
+		got = append(got, kv.Value)
+	}
+	return strings.Join(got, " ")
+}
+
+// TestJoinFilteredTable follows KTableFilterTest#doTestValueGetter
+// (shouldGetValuesOnMaterialization): a stream joins a Filter and a
+// FilterNot of a source table through the source's store, the predicate
+// applied, where Sluice used to refuse to build the join.
+func TestJoinFilteredTable(t *testing.T) {
+	for _, not := range []bool{false, true} {
+		t.Run(map[bool]string{false: "filter", true: "filterNot"}[not], func(t *testing.T) {
+			b := dsl.NewBuilder()
+			table1 := dsl.NewTable(b, "topic1", serde.String(), serde.Int32())
+			table := table1.Filter(even)
+			if not {
+				table = table1.FilterNot(even)
+			}
+			probeJoin(dsl.NewStream(b, []string{"probe"}, serde.String(), serde.String()), table)
+			d := buildDriver(t, b, streamstest.Config{})
+			in := streamstest.NewInputTopic(d, "topic1", serde.String(), serde.Int32())
+			steps := []struct {
+				records   func()
+				filter    string // getter2 of the Java test
+				filterNot string // getter3
+			}{
+				{func() {
+					pipeInt32(t, in, "A", i32(1), 5)
+					pipeInt32(t, in, "B", i32(1), 10)
+					pipeInt32(t, in, "C", i32(1), 15)
+				}, "A=null B=null C=null", "A=1 B=1 C=1"},
+				{func() {
+					pipeInt32(t, in, "A", i32(2), 10)
+					pipeInt32(t, in, "B", i32(2), 5)
+				}, "A=2 B=2 C=null", "A=null B=null C=1"},
+				{func() { pipeInt32(t, in, "A", i32(3), 15) }, "A=null B=2 C=null", "A=3 B=null C=1"},
+				{func() {
+					pipeInt32(t, in, "A", nil, 10)
+					pipeInt32(t, in, "B", nil, 20)
+				}, "A=null B=null C=null", "A=null B=null C=1"},
+			}
+			for i, st := range steps {
+				st.records()
+				want := st.filter
+				if not {
+					want = st.filterNot
+				}
+				if got := probe(t, d, "A", "B", "C"); got != want {
+					t.Errorf("step %d: the join saw %q, want %q", i, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestJoinMappedTable follows KTableMapValuesTest#doTestValueGetter: a
+// stream joins MapTableValues tables of a source table (the value parsed,
+// and negated) through the source's store, the mapper applied.
+func TestJoinMappedTable(t *testing.T) {
 	b := dsl.NewBuilder()
-	orders := dsl.NewStream(b, []string{"orders"}, serde.String(), serde.String())
-	names := dsl.NewTable(b, "customers", serde.String(), serde.String()).Filter(func(_, v string) bool { return v != "" })
-	dsl.Join(orders, names, func(_, o, n string) string { return o + n }).To("out")
+	table1 := dsl.NewTable(b, "topic1", serde.String(), serde.String())
+	parse := func(_, s string) int32 { n, _ := strconv.Atoi(s); return int32(n) }
+	table2 := dsl.MapTableValues(table1, parse)
+	table3 := dsl.MapTableValues(table1, func(k, s string) int32 { return -parse(k, s) })
+	probes := dsl.NewStream(b, []string{"probe"}, serde.String(), serde.String())
+	probeJoin(probes, table2)
+	probeJoin(probes, table3)
+	d := buildDriver(t, b, streamstest.Config{})
+	in := streamstest.NewInputTopic(d, "topic1", serde.String(), serde.String())
+	check := func(step int, want string) {
+		t.Helper()
+		if got := probe(t, d, "A", "B", "C"); got != want {
+			t.Errorf("step %d: the joins saw %q, want %q", step, got, want)
+		}
+	}
+	// Each probe record goes to both joins, table2's first.
+	must(t, in.PipeAt("A", "01", 50))
+	must(t, in.PipeAt("B", "01", 10))
+	must(t, in.PipeAt("C", "01", 30))
+	check(1, "A=1 A=-1 B=1 B=-1 C=1 C=-1")
+	must(t, in.PipeAt("A", "02", 25))
+	must(t, in.PipeAt("B", "02", 20))
+	check(2, "A=2 A=-2 B=2 B=-2 C=1 C=-1")
+	must(t, in.PipeAt("A", "03", 35))
+	check(3, "A=3 A=-3 B=2 B=-2 C=1 C=-1")
+	must(t, in.PipeTombstone("A", 1))
+	check(4, "A=null A=null B=2 B=-2 C=1 C=-1")
+}
+
+// TestJoinTableKafkaCases follows KStreamKTableJoinTest#
+// shouldNotJoinOnTableUpdates and #shouldClearTableEntryOnNullValueUpdates
+// (with the table's timestamps 0, as pushToTableNonRandom), against a
+// source table and against a MapTableValues of one, which joins the same.
+func TestJoinTableKafkaCases(t *testing.T) {
+	for _, mapped := range []bool{false, true} {
+		t.Run(map[bool]string{false: "source", true: "mapValues"}[mapped], func(t *testing.T) {
+			b := dsl.NewBuilder()
+			stream := dsl.NewStream(b, []string{"streamTopic"}, serde.Int32(), serde.String())
+			table := dsl.NewTable(b, "tableTopic", serde.Int32(), serde.String())
+			if mapped {
+				table = dsl.MapTableValues(table, func(_ int32, v string) string { return v })
+			}
+			dsl.Join(stream, table, func(_ int32, v, tv string) string { return v + "+" + tv }).To("out")
+			d := buildDriver(t, b, streamstest.Config{})
+			sIn := streamstest.NewInputTopic(d, "streamTopic", serde.Int32(), serde.String())
+			tIn := streamstest.NewInputTopic(d, "tableTopic", serde.Int32(), serde.String())
+			out := streamstest.NewOutputTopic(d, "out", serde.Int32(), serde.String())
+			pushStream := func(n int, prefix string) string {
+				for i := range n {
+					must(t, sIn.PipeAt(int32(i), fmt.Sprintf("%s%d", prefix, i), int64(i)))
+				}
+				recs, err := out.ReadRecords()
+				must(t, err)
+				var got []string
+				for _, r := range recs {
+					got = append(got, fmt.Sprintf("%d:%s@%d", r.Key, r.Value, r.Timestamp))
+				}
+				return strings.Join(got, " ")
+			}
+			pushTable := func(n int, prefix string) {
+				for i := range n {
+					must(t, tIn.PipeAt(int32(i), fmt.Sprintf("%s%d", prefix, i), 0))
+				}
+				if out.Len() != 0 {
+					t.Errorf("table updates produced %d records", out.Len())
+				}
+			}
+			if got := pushStream(2, "X"); got != "" {
+				t.Errorf("joined an empty table: %s", got)
+			}
+			pushTable(2, "Y")
+			if got, want := pushStream(4, "X"), "0:X0+Y0@0 1:X1+Y1@1"; got != want {
+				t.Errorf("got %s, want %s", got, want)
+			}
+			pushTable(4, "YY")
+			if got, want := pushStream(4, "X"), "0:X0+YY0@0 1:X1+YY1@1 2:X2+YY2@2 3:X3+YY3@3"; got != want {
+				t.Errorf("got %s, want %s", got, want)
+			}
+			for i := range 2 {
+				must(t, tIn.PipeTombstone(int32(i), 0))
+			}
+			if got, want := pushStream(4, "XX"), "2:XX2+YY2@2 3:XX3+YY3@3"; got != want {
+				t.Errorf("after deletions got %s, want %s", got, want)
+			}
+		})
+	}
+}
+
+// TestJoinSuppressedTableFails: a suppressed table has no value getter in
+// Sluice, so joining it is a build error.
+func TestJoinSuppressedTableFails(t *testing.T) {
+	b := dsl.NewBuilder()
+	counts := dsl.WindowedBy(dsl.NewStream(b, []string{"in"}, serde.String(), serde.String()).GroupByKey(),
+		dsl.TumblingWindows(time.Minute, 0)).Count()
+	final := dsl.SuppressUntilWindowCloses(counts)
+	probe := dsl.NewStream(b, []string{"probe"}, dsl.TimeWindowedSerde(serde.String(), time.Minute), serde.String())
+	dsl.Join(probe, final, func(_ dsl.Windowed[string], v string, n int64) string { return v }).To("out")
 	_, err := b.Build()
-	if err == nil || !errors.Is(err, processor.ErrInvalidTopology) || !strings.Contains(err.Error(), "not materialized") {
-		t.Fatalf("error %v, want one saying the table is not materialized", err)
+	if err == nil || !errors.Is(err, processor.ErrInvalidTopology) || !strings.Contains(err.Error(), "suppressed") {
+		t.Fatalf("error %v, want one saying a suppressed table cannot be joined", err)
 	}
 }

@@ -96,10 +96,31 @@ func (b *Builder) collect(op string, opts []Option, allowed optKind) *options {
 	return o
 }
 
+// countIndex takes the extra index that Kafka Streams' count(Materialized)
+// takes when the Materialized names no store, for compatibility with its
+// older releases (KGroupedStreamImpl, TimeWindowedKStreamImpl and
+// SessionWindowedKStreamImpl.count): Count with store options but no
+// StoreName is that call. Errors in opts are left to the aggregation.
+func (b *Builder) countIndex(opts []Option) {
+	o := &options{}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(o)
+		}
+	}
+	if o.given&(optStore|optRetention) != 0 && o.storeName == "" {
+		b.nextIndex()
+	}
+}
+
 // Named names the processor node an operation adds, instead of a generated
-// KSTREAM-...-0000000007 name (Kafka Streams' Named.as). For sources it names
-// the source node; for Split it is the prefix of the branch names; for a
-// grouping it names the repartition topic (Kafka Streams' Grouped.as).
+// KSTREAM-...-0000000007 name (Kafka Streams' Named.as). For NewStream it
+// names the source node (Consumed.as); for NewTable the KTABLE-SOURCE node,
+// the source being <name>-source; for Split the split node, which is also
+// the prefix of the branch names; for a grouping (GroupByKey, GroupBy,
+// GroupTableBy) the repartition topic, and for GroupBy and GroupTableBy
+// the key-selecting node (Grouped.as); for Repartition the topic; for
+// Join and LeftJoin the join node and its repartition topic (Joined.as).
 func Named(name string) Option { return opt{optNamed, func(o *options) { o.name = name }} }
 
 // StoreName names the store an aggregation or table materializes (Kafka

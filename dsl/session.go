@@ -54,6 +54,7 @@ func SessionWindowedBy[K, V any](g Grouped[K, V], w SessionWindows) SessionGroup
 // no old value), in that order, as in Kafka Streams. Options: Named (the
 // aggregating node), StoreName, Retention, InMemory, Caching, Logging.
 func (sg SessionGrouped[K, V]) Count(opts ...Option) Table[Windowed[K], int64] {
+	sg.g.s.b.countIndex(opts)
 	return SessionAggregate(sg, func() int64 { return 0 },
 		func(_ K, _ V, agg int64) int64 { return agg + 1 },
 		func(_ K, a, b int64) int64 { return a + b }, serde.Int64(), opts...)
@@ -70,6 +71,7 @@ func SessionAggregate[K, V, A any](sg SessionGrouped[K, V], init func() A, add f
 	store := b.storeName(o, prefixAggregate)
 	name := b.nodeName(o, prefixAggregate)
 	out := Table[Windowed[K], A]{b: b, node: name}
+	tn := aggregateNode()
 	switch {
 	case w.gap < time.Millisecond:
 		b.fail(fmt.Errorf("%w: %s: session inactivity gap %v: it must be at least 1ms", processor.ErrInvalidTopology, name, w.gap))
@@ -89,13 +91,14 @@ func SessionAggregate[K, V, A any](sg SessionGrouped[K, V], init func() A, add f
 	}
 	gap, grace := w.gap.Milliseconds(), w.grace.Milliseconds()
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, V, Windowed[K], Change[A]] {
-		return &sessionAggProc[K, V, A]{store: store, init: init, add: add, merge: merge, gap: gap, grace: grace}
+		return &sessionAggProc[K, V, A]{store: store, init: init, add: add, merge: merge, gap: gap, grace: grace, tn: tn}
 	}, in.node))
 	b.check(b.top.AddStateStore(statestore.Session(store, retention, g.s.keySerde, aggSerde, o.storeOpts()...), name))
 	out.store, out.keySerde, out.valueSerde = store, SessionWindowedSerde(g.s.keySerde), aggSerde
 	// Suppression waits for the same close time (Kafka Streams'
 	// GraphGraceSearchUtil: a session window's grace is gap + grace).
 	out.window = &windowInfo{grace: gap + grace}
+	out.tn, out.view = tn, sessionView[K, A](store)
 	return out
 }
 
@@ -106,10 +109,12 @@ type sessionAggProc[K, V, A any] struct {
 	add        func(K, V, A) A
 	merge      func(K, A, A) A
 	gap, grace int64
+	tn         *tableNode
 
-	ctx    processor.Context[Windowed[K], Change[A]]
-	s      statestore.SessionStore[K, A]
-	cached bool
+	sendOld bool // old aggregates are forwarded only if asked for
+	ctx     processor.Context[Windowed[K], Change[A]]
+	s       statestore.SessionStore[K, A]
+	cached  bool
 }
 
 func (p *sessionAggProc[K, V, A]) Init(ctx processor.Context[Windowed[K], Change[A]]) error {
@@ -117,18 +122,23 @@ func (p *sessionAggProc[K, V, A]) Init(ctx processor.Context[Windowed[K], Change
 	if err != nil {
 		return err
 	}
-	p.ctx, p.s = ctx, s
+	p.ctx, p.s, p.sendOld = ctx, s, p.tn.sendsOld()
 	p.cached = s.SetFlushListener(func(f statestore.FlushedRecord[Windowed[K], A]) error {
 		if !f.HasNew && !f.HasOld {
 			return nil
 		}
 		return ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: f.Key, Timestamp: f.Key.End,
-			Value: Change[A]{New: f.New, HasNew: f.HasNew, Old: f.Old, HasOld: f.HasOld}})
+			Value: Change[A]{New: f.New, HasNew: f.HasNew, Old: f.Old, HasOld: f.HasOld && p.sendOld}})
 	}, true)
 	return nil
 }
 
 func (p *sessionAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
+	// Kafka Streams' KStreamSessionWindowAggregate skips null keys only: a
+	// null value is aggregated (as V's zero value here).
+	if droppedNull(p.ctx, r.Null, false) {
+		return nil
+	}
 	ts := r.Timestamp
 	if ts < 0 {
 		p.ctx.Dropped("negative-timestamp")
@@ -177,7 +187,7 @@ func (p *sessionAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
 			}
 			if !p.cached {
 				if err := p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: s.w, Timestamp: s.w.End,
-					Value: Change[A]{Old: s.v, HasOld: true}}); err != nil {
+					Value: Change[A]{Old: s.v, HasOld: p.sendOld}}); err != nil {
 					return err
 				}
 			}

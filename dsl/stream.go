@@ -41,7 +41,12 @@ func KV[K, V any](k K, v V) KeyValue[K, V] { return KeyValue[K, V]{Key: k, Value
 // NewStream reads topics (at least one) as a Stream, deserializing keys and
 // values with the given serdes. Options: Named (the source node),
 // WithTimestampExtractor, WithOffsetReset. A null key or value (nil bytes)
-// reaches the stream as the zero value of its type.
+// reaches the stream as the zero value of its type, marked null in
+// processor.Record.Null: operations that keep the value (Filter, Peek,
+// Merge, Split, Repartition) keep the mark, so a sink writes it back as
+// nil bytes (a tombstone stays a tombstone); operations whose function
+// computes a new value or key (MapValues, Map, SelectKey, ...) drop it;
+// aggregations and joins skip null keys and values as Kafka Streams does.
 func NewStream[K, V any](b *Builder, topics []string, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...Option) Stream[K, V] {
 	o := b.collect("NewStream", opts, optSource)
 	name := b.nodeName(o, prefixSource)

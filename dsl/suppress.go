@@ -36,6 +36,10 @@ func SuppressUntilWindowCloses[K, V any](t Table[Windowed[K], V], opts ...Option
 		name = b.newName(prefixSuppress)
 	}
 	out := Table[Windowed[K], V]{b: b, node: name, keySerde: t.keySerde, valueSerde: t.valueSerde, window: t.window}
+	// The buffer emits each window with its value from before the first
+	// held-back update (KTableSuppressProcessorSupplier forces old values).
+	t.tn.enableSendingOldValues(true)
+	out.tn = derivedNode(t.tn)
 	if t.window == nil {
 		b.fail(fmt.Errorf("%w: suppress %s: %s is not the table of a windowed aggregation", processor.ErrInvalidTopology, name, t.node))
 		return out

@@ -11,8 +11,11 @@ import (
 
 // Change is what flows between table nodes: the new value of a key and the
 // value it replaces (Kafka Streams' Change<V>). HasNew false means the key
-// was deleted; HasOld false means it had no value before. Table aggregations
-// use Old to retract what a key contributed before its update.
+// was deleted; HasOld false means it had no value before, or that no
+// operation downstream asked for old values (see Table), so the node did
+// not send it; a Change with neither is a deletion of a key whose old value
+// is not sent. Table aggregations use Old to retract what a key
+// contributed before its update.
 type Change[V any] struct {
 	New, Old       V
 	HasNew, HasOld bool
@@ -22,7 +25,18 @@ type Change[V any] struct {
 // V: each record is the latest value of its key, replacing the one before.
 // Tables come from topics (NewTable), streams (ToTable) and aggregations.
 // Between table nodes records carry a Change[V], so a downstream
-// re-aggregation can retract old values.
+// re-aggregation can retract old values. A node sends old values only when
+// an operation downstream needs them, as Kafka Streams decides with
+// enableSendingOldValues: GroupTableBy, SuppressUntilWindowCloses and
+// ChangeStream ask with force, which reaches up through Filter and
+// MapTableValues to the table with a store; a Filter asks without force
+// when it is added, which a source table grants only if its store was
+// named with StoreName or it was joined. Without old values, nodes skip
+// reading and decoding them.
+//
+// Any table but a suppressed one can be joined (Join, LeftJoin): a Filter
+// or MapTableValues is read through the store of the table it is computed
+// from, its predicate or mapper applied.
 //
 // Like Stream, a Table is a small value naming a node of the topology.
 type Table[K, V any] struct {
@@ -36,11 +50,28 @@ type Table[K, V any] struct {
 	// window is set for the tables of windowed aggregations (and tables
 	// filtered or mapped from them): what suppression needs to know.
 	window *windowInfo
+	// tn says whether the node sends old values; nil for a table whose
+	// operation failed.
+	tn *tableNode
+	// view returns how to read the table's current values (Kafka Streams'
+	// valueGetterSupplier(), which materializes a source table); nil for
+	// a table that cannot be read by key.
+	view func() tableView[K, V]
 }
 
 // windowInfo describes the windows of a windowed table's keys.
 type windowInfo struct {
 	grace int64 // ms after a window's end that records are still accepted
+}
+
+// sourceView is the view of a source table (NewTable, ToTable): its store,
+// which a reader makes part of the table's contract, as Kafka Streams'
+// KTableSource#materialize does.
+func sourceView[K, V any](tn *tableNode, store string) func() tableView[K, V] {
+	return func() tableView[K, V] {
+		tn.queryable = true
+		return storeView[K, V](store)
+	}
 }
 
 // Name is the name of the topology node the table's changes come from.
@@ -65,7 +96,14 @@ func (t Table[K, V]) StoreName() string { return t.store }
 // deserializes to V's zero value (for example an empty string); a value it
 // cannot deserialize fails as a *processor.DeserializationError, which
 // goes to the deserialization error handler as a source's would. A
-// deletion goes downstream as a Change with HasNew false.
+// deletion goes downstream as a Change with HasNew false, even of a key
+// the table did not have (unless the store is cached), as in Kafka
+// Streams.
+//
+// Old values: the table sends them downstream only when an operation that
+// needs them asks (GroupTableBy, suppression, ChangeStream), or when a
+// Filter is added to a table whose store was named with StoreName or that
+// was joined before (Kafka Streams' materialized source table).
 func NewTable[K, V any](b *Builder, topic string, keySerde serde.Serde[K], valueSerde serde.Serde[V], opts ...Option) Table[K, V] {
 	o := b.collect("NewTable", opts, optSource|optStoreName|optInMemory|optCaching)
 	store := b.storeName(o, topic+"-")
@@ -82,26 +120,28 @@ func NewTable[K, V any](b *Builder, topic string, keySerde serde.Serde[K], value
 		b.fail(fmt.Errorf("%w: NewTable %s: a key serde and a value serde are required", ErrNoSerde, topic))
 		return Table[K, V]{b: b, node: name}
 	}
+	tn := sourceNode(o.storeName != "")
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, []byte, K, Change[V]] {
-		return &tableSourceProc[K, V]{node: name, store: store, values: valueSerde}
+		return &tableSourceProc[K, V]{node: name, store: store, values: valueSerde, tn: tn}
 	}, src))
 	// The topic itself is the store's changelog (Kafka Streams' source-topic
 	// optimization): nothing is logged, and the store is restored from it.
 	storeOpts := append(o.storeOpts(), statestore.SourceTopic(topic))
 	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, keySerde, valueSerde, storeOpts...), name))
-	return Table[K, V]{b: b, node: name, store: store, keySerde: keySerde, valueSerde: valueSerde}
+	return Table[K, V]{b: b, node: name, store: store, keySerde: keySerde, valueSerde: valueSerde, tn: tn, view: sourceView[K, V](tn, store)}
 }
 
 type tableSourceProc[K, V any] struct {
 	node, store string
 	values      serde.Serde[V]
+	tn          *tableNode
 	ctx         processor.Context[K, Change[V]]
 	w           tableWriter[K, V]
 }
 
 func (p *tableSourceProc[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
 	p.ctx = ctx
-	return p.w.open(ctx, p.store)
+	return p.w.open(ctx, p.store, p.tn.sendsOld(), true)
 }
 
 func (p *tableSourceProc[K, V]) Process(r processor.Record[K, []byte]) error {
@@ -113,11 +153,7 @@ func (p *tableSourceProc[K, V]) Process(r processor.Record[K, []byte]) error {
 	if err != nil {
 		return &processor.DeserializationError{Node: p.node, Topic: md.Topic, Partition: md.Partition, Offset: md.Offset, Err: err}
 	}
-	old, _, ok, err := p.w.get(r.Key)
-	if err != nil {
-		return err
-	}
-	return p.w.put(r.Key, v, r.Timestamp, old, ok, r.Headers)
+	return p.w.replace(r.Key, v, r.Timestamp, r.Headers)
 }
 
 func (p *tableSourceProc[K, V]) Close() error { return nil }
@@ -126,7 +162,8 @@ func (p *tableSourceProc[K, V]) Close() error { return nil }
 // value of its key, materialized in a store (StoreName; default
 // KSTREAM-TOTABLE-STATE-STORE-...). It needs the stream's serdes. Options:
 // Named, StoreName, InMemory, Caching, Logging. A stream cannot express a
-// null value, so ToTable never deletes.
+// null value, so ToTable never deletes. Old values are sent as for
+// NewTable (Kafka Streams' toTable is a KTableSource too).
 func (s Stream[K, V]) ToTable(opts ...Option) Table[K, V] {
 	b := s.b
 	o := b.collect("ToTable", opts, optNamed|optStore)
@@ -136,35 +173,39 @@ func (s Stream[K, V]) ToTable(opts ...Option) Table[K, V] {
 		b.fail(fmt.Errorf("%w: ToTable %s: store %s needs the stream's serdes; give them with WithSerdes", ErrNoSerde, name, store))
 		return Table[K, V]{b: b, node: name}
 	}
+	tn := sourceNode(o.storeName != "")
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, V, K, Change[V]] {
-		return &toTableProc[K, V]{store: store}
+		return &toTableProc[K, V]{store: store, tn: tn}
 	}, s.node))
 	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, s.keySerde, s.valueSerde, o.storeOpts()...), name))
-	return Table[K, V]{b: b, node: name, store: store, keySerde: s.keySerde, valueSerde: s.valueSerde}
+	return Table[K, V]{b: b, node: name, store: store, keySerde: s.keySerde, valueSerde: s.valueSerde, tn: tn, view: sourceView[K, V](tn, store)}
 }
 
 type toTableProc[K, V any] struct {
 	store string
+	tn    *tableNode
 	w     tableWriter[K, V]
 }
 
 func (p *toTableProc[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
-	return p.w.open(ctx, p.store)
+	return p.w.open(ctx, p.store, p.tn.sendsOld(), false)
 }
 
 func (p *toTableProc[K, V]) Process(r processor.Record[K, V]) error {
-	old, _, ok, err := p.w.get(r.Key)
-	if err != nil {
-		return err
-	}
-	return p.w.put(r.Key, r.Value, r.Timestamp, old, ok, r.Headers)
+	return p.w.replace(r.Key, r.Value, r.Timestamp, r.Headers)
 }
 
 func (p *toTableProc[K, V]) Close() error { return nil }
 
 // Filter keeps the keys whose value satisfies pred: an update to a value
 // that fails pred deletes the key downstream. The result is computed from
-// this table's changes, not materialized. Options: Named.
+// this table's changes, not materialized; a join reads it through this
+// table's store, applying pred. Options: Named.
+//
+// As in Kafka Streams' KTableFilter, a filter that does not receive old
+// values (see NewTable) forwards a deletion for every update it filters
+// out, since it cannot tell whether the key was in the filtered table; one
+// that does forwards only changes of the filtered table, with old values.
 func (t Table[K, V]) Filter(pred func(key K, value V) bool, opts ...Option) Table[K, V] {
 	return t.filter(pred, false, t.b.collect("Table.Filter", opts, optNamed))
 }
@@ -178,11 +219,15 @@ func (t Table[K, V]) FilterNot(pred func(key K, value V) bool, opts ...Option) T
 func (t Table[K, V]) filter(pred func(K, V) bool, not bool, o *options) Table[K, V] {
 	name := t.b.nodeName(o, prefixTableFilter)
 	keep := func(k K, v V) bool { return pred(k, v) != not }
+	tn := derivedNode(t.tn)
+	// A filter asks for old values without forcing them (KTableFilter's
+	// constructor): it gets them from a queryable table.
+	tn.sendOld = t.tn.enableSendingOldValues(false)
 	addStateless(t.b, name, t.node, func(ctx processor.Context[K, Change[V]], r processor.Record[K, Change[V]]) error {
 		c := r.Value
 		c.HasNew = c.HasNew && keep(r.Key, c.New)
-		c.HasOld = c.HasOld && keep(r.Key, c.Old)
-		if !c.HasNew && !c.HasOld {
+		c.HasOld = c.HasOld && tn.sendOld && keep(r.Key, c.Old)
+		if tn.sendOld && !c.HasNew && !c.HasOld {
 			return nil
 		}
 		if !c.HasNew {
@@ -195,25 +240,50 @@ func (t Table[K, V]) filter(pred func(K, V) bool, not bool, o *options) Table[K,
 		}
 		return ctx.Forward(processor.WithValue(r, c))
 	})
-	return Table[K, V]{b: t.b, node: name, keySerde: t.keySerde, valueSerde: t.valueSerde, window: t.window}
+	out := Table[K, V]{b: t.b, node: name, keySerde: t.keySerde, valueSerde: t.valueSerde, window: t.window, tn: tn}
+	if t.view != nil {
+		parent := t.view
+		out.view = func() tableView[K, V] {
+			return derivedView(parent(), func(k K, v statestore.ValueAndTimestamp[V], ok bool) (statestore.ValueAndTimestamp[V], bool) {
+				return v, ok && keep(k, v.Value)
+			})
+		}
+	}
+	return out
 }
 
 // MapTableValues maps every value of the table with fn (new and old values
-// alike, so downstream retractions stay right). The result is computed, not
-// materialized, and carries the key serde only. Options: Named.
+// alike, so downstream retractions stay right; old values only when a
+// downstream operation asks for them, as in Kafka Streams'
+// KTableMapValues). The result is computed, not materialized, and carries
+// the key serde only; a join reads it through this table's store, applying
+// fn. Options: Named.
 func MapTableValues[K, V, VR any](t Table[K, V], fn func(key K, value V) VR, opts ...Option) Table[K, VR] {
 	name := t.b.nodeName(t.b.collect("MapTableValues", opts, optNamed), prefixTableMapVals)
+	tn := derivedNode(t.tn)
 	addStateless(t.b, name, t.node, func(ctx processor.Context[K, Change[VR]], r processor.Record[K, Change[V]]) error {
 		var c Change[VR]
 		if r.Value.HasNew {
 			c.New, c.HasNew = fn(r.Key, r.Value.New), true
 		}
-		if r.Value.HasOld {
+		if r.Value.HasOld && tn.sendOld {
 			c.Old, c.HasOld = fn(r.Key, r.Value.Old), true
 		}
 		return ctx.Forward(processor.WithValue(r, c))
 	})
-	return Table[K, VR]{b: t.b, node: name, keySerde: t.keySerde, window: t.window}
+	out := Table[K, VR]{b: t.b, node: name, keySerde: t.keySerde, window: t.window, tn: tn}
+	if t.view != nil {
+		parent := t.view
+		out.view = func() tableView[K, VR] {
+			return derivedView(parent(), func(k K, v statestore.ValueAndTimestamp[V], ok bool) (statestore.ValueAndTimestamp[VR], bool) {
+				if !ok {
+					return statestore.ValueAndTimestamp[VR]{}, false
+				}
+				return statestore.ValueAndTimestamp[VR]{Value: fn(k, v.Value), Timestamp: v.Timestamp}, true
+			})
+		}
+	}
+	return out
 }
 
 // ToStream returns the stream of the table's updates: one record per new
@@ -232,10 +302,18 @@ func (t Table[K, V]) ToStream(opts ...Option) Stream[K, V] {
 }
 
 // ChangeStream returns the stream of the table's changes, deletions
-// included (HasNew false), with old values where known. Options: Named.
+// included (HasNew false), with old values: it asks the table to send them
+// (forcing it, as a downstream GroupTableBy does in Kafka Streams), so the
+// table's other children get them too. A change with neither value (the
+// deletion of a key the table did not have) says nothing and is dropped,
+// so every record can be written with ChangeSerde. Options: Named.
 func ChangeStream[K, V any](t Table[K, V], opts ...Option) Stream[K, Change[V]] {
+	t.tn.enableSendingOldValues(true)
 	name := t.b.nodeName(t.b.collect("ChangeStream", opts, optNamed), prefixTableToStream)
 	addStateless(t.b, name, t.node, func(ctx processor.Context[K, Change[V]], r processor.Record[K, Change[V]]) error {
+		if !r.Value.HasNew && !r.Value.HasOld {
+			return nil
+		}
 		return ctx.Forward(r)
 	})
 	s := Stream[K, Change[V]]{b: t.b, node: name, keySerde: t.keySerde}
@@ -272,6 +350,9 @@ func GroupTableBy[K, V, KR, VR any](t Table[K, V], fn func(key K, value V) (KR, 
 	b := t.b
 	o := b.collect("GroupTableBy", opts, optNamed|optPartitions)
 	name := b.nodeName(o, prefixTableSelect)
+	// The selector retracts old values from their old group
+	// (KGroupedTable needs them; KTableImpl#groupBy forces them).
+	t.tn.enableSendingOldValues(true)
 	if keySerde == nil || valueSerde == nil {
 		b.fail(fmt.Errorf("%w: GroupTableBy %s: a key serde and a value serde are required", ErrNoSerde, name))
 	}
@@ -407,22 +488,30 @@ func aggregateTable[K, V, A any](g GroupedTable[K, V], op, prefix string, aggSer
 		b.fail(fmt.Errorf("%w: %s: store %s needs a key serde and an aggregate serde", ErrNoSerde, name, store))
 		return Table[K, A]{b: b, node: name}
 	}
+	tn := aggregateNode()
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, Change[V], K, Change[A]] {
-		return &tableAggProc[K, V, A]{store: store, add: add, sub: sub}
+		return &tableAggProc[K, V, A]{store: store, add: add, sub: sub, tn: tn}
 	}, in.node))
 	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, g.keySerde, aggSerde, o.storeOpts()...), name))
-	return Table[K, A]{b: b, node: name, store: store, keySerde: g.keySerde, valueSerde: aggSerde}
+	return Table[K, A]{b: b, node: name, store: store, keySerde: g.keySerde, valueSerde: aggSerde, tn: tn, view: aggregateView[K, A](store)}
+}
+
+// aggregateView is the view of an aggregation's table: its store (Kafka
+// Streams' KTableMaterializedValueGetterSupplier).
+func aggregateView[K, A any](store string) func() tableView[K, A] {
+	return func() tableView[K, A] { return storeView[K, A](store) }
 }
 
 type tableAggProc[K, V, A any] struct {
 	store string
 	add   func(K, V, A, bool) A
 	sub   func(K, V, A) A
+	tn    *tableNode
 	w     tableWriter[K, A]
 }
 
 func (p *tableAggProc[K, V, A]) Init(ctx processor.Context[K, Change[A]]) error {
-	return p.w.open(ctx, p.store)
+	return p.w.open(ctx, p.store, p.tn.sendsOld(), false)
 }
 
 func (p *tableAggProc[K, V, A]) Process(r processor.Record[K, Change[V]]) error {

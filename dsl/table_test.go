@@ -82,6 +82,9 @@ func TestTableOperations(t *testing.T) {
 		build func(t dsl.Table[string, string])
 		want  []string
 	}{
+		// The table forwards the tombstone of zz, which it never had
+		// (TestTableSourceForwardsEveryTombstone), but ChangeStream drops a
+		// change with neither value.
 		{"changes with tombstones and an empty value", changes,
 			[]string{"a=1/-", "b=22/-", "a=333/1", "c=/-", "b=-/22", "a=4/333"}},
 		{"toStream drops deletions", func(t dsl.Table[string, string]) { t.ToStream().To("out") },

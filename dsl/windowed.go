@@ -75,6 +75,7 @@ func WindowedBy[K, V any](g Grouped[K, V], w TimeWindows) WindowedGrouped[K, V] 
 // Count counts the records of each key in each window. Options: Named (the
 // aggregating node), StoreName, Retention, InMemory, Caching, Logging.
 func (wg WindowedGrouped[K, V]) Count(opts ...Option) Table[Windowed[K], int64] {
+	wg.g.s.b.countIndex(opts)
 	return WindowedAggregate(wg, func() int64 { return 0 },
 		func(_ K, _ V, agg int64) int64 { return agg + 1 }, serde.Int64(), opts...)
 }
@@ -125,14 +126,15 @@ func windowedAgg[K, V, A any](wg WindowedGrouped[K, V], prefix string, add func(
 		b.fail(fmt.Errorf("%w: windowed aggregation %s: store %s needs a key serde (WithSerdes) and an aggregate serde", ErrNoSerde, name, store))
 		return Table[Windowed[K], A]{b: b, node: name}
 	}
+	tn := aggregateNode()
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, V, Windowed[K], Change[A]] {
-		return &windowAggProc[K, V, A]{store: store, add: add,
+		return &windowAggProc[K, V, A]{store: store, add: add, tn: tn,
 			size: w.size.Milliseconds(), advance: w.advance.Milliseconds(), grace: w.grace.Milliseconds()}
 	}, in.node))
 	b.check(b.top.AddStateStore(statestore.TimestampedWindow(store, retention, w.size, g.s.keySerde, aggSerde, o.storeOpts()...), name))
 	return Table[Windowed[K], A]{b: b, node: name, store: store,
 		keySerde: TimeWindowedSerde(g.s.keySerde, w.size), valueSerde: aggSerde,
-		window: &windowInfo{grace: w.grace.Milliseconds()}}
+		window: &windowInfo{grace: w.grace.Milliseconds()}, tn: tn, view: windowView[K, A](store)}
 }
 
 // storeRetention is the retention of a windowed store: the Retention
@@ -156,10 +158,12 @@ type windowAggProc[K, V, A any] struct {
 	store                string
 	add                  func(k K, v V, agg A, first bool) A
 	size, advance, grace int64
+	tn                   *tableNode
 
-	ctx    processor.Context[Windowed[K], Change[A]]
-	s      statestore.WindowStore[K, statestore.ValueAndTimestamp[A]]
-	cached bool
+	ctx     processor.Context[Windowed[K], Change[A]]
+	s       statestore.WindowStore[K, statestore.ValueAndTimestamp[A]]
+	cached  bool
+	sendOld bool // old aggregates are forwarded only if asked for
 }
 
 func (p *windowAggProc[K, V, A]) Init(ctx processor.Context[Windowed[K], Change[A]]) error {
@@ -167,7 +171,7 @@ func (p *windowAggProc[K, V, A]) Init(ctx processor.Context[Windowed[K], Change[
 	if err != nil {
 		return err
 	}
-	p.ctx, p.s = ctx, s
+	p.ctx, p.s, p.sendOld = ctx, s, p.tn.sendsOld()
 	p.cached = s.SetFlushListener(func(f statestore.FlushedRecord[Windowed[K], statestore.ValueAndTimestamp[A]]) error {
 		if !f.HasNew && !f.HasOld {
 			return nil
@@ -177,13 +181,18 @@ func (p *windowAggProc[K, V, A]) Init(ctx processor.Context[Windowed[K], Change[
 			ts = f.New.Timestamp
 		}
 		return ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: f.Key, Timestamp: ts, Value: Change[A]{
-			New: f.New.Value, HasNew: f.HasNew, Old: f.Old.Value, HasOld: f.HasOld,
+			New: f.New.Value, HasNew: f.HasNew, Old: f.Old.Value, HasOld: f.HasOld && p.sendOld,
 		}})
-	}, true)
+	}, p.sendOld)
 	return nil
 }
 
 func (p *windowAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
+	// Kafka Streams' KStreamWindowAggregate skips null keys only: a null
+	// value is aggregated (as V's zero value here).
+	if droppedNull(p.ctx, r.Null, false) {
+		return nil
+	}
 	ts := r.Timestamp
 	if ts < 0 {
 		p.ctx.Dropped("negative-timestamp")
@@ -215,7 +224,7 @@ func (p *windowAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
 		}
 		err = p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{
 			Key: Windowed[K]{Key: r.Key, Start: start, End: end}, Timestamp: newTS, Headers: r.Headers,
-			Value: Change[A]{New: agg, HasNew: true, Old: old.Value, HasOld: ok},
+			Value: Change[A]{New: agg, HasNew: true, Old: old.Value, HasOld: ok && p.sendOld},
 		})
 		if err != nil {
 			return err

@@ -222,19 +222,19 @@ func (n *sourceNode[K, V]) wire(children []runtimeNode) error {
 }
 
 // deliver deserializes rec. A nil key or value (Kafka's null) arrives as the
-// zero value of its type without calling the serde.
+// zero value of its type, marked in Record.Null, without calling the serde.
 func (n *sourceNode[K, V]) deliver(rec *kgo.Record, timestamp int64) error {
 	var r Record[K, V]
 	var err error
-	if rec.Key != nil {
-		if r.Key, err = n.keySerde.Deserialize(rec.Topic, rec.Key); err != nil {
-			return &DeserializationError{Node: n.def.name, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: true, Err: err}
-		}
+	if rec.Key == nil {
+		r.Null |= NullKey
+	} else if r.Key, err = n.keySerde.Deserialize(rec.Topic, rec.Key); err != nil {
+		return &DeserializationError{Node: n.def.name, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: true, Err: err}
 	}
-	if rec.Value != nil {
-		if r.Value, err = n.valueSerde.Deserialize(rec.Topic, rec.Value); err != nil {
-			return &DeserializationError{Node: n.def.name, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Err: err}
-		}
+	if rec.Value == nil {
+		r.Null |= NullValue
+	} else if r.Value, err = n.valueSerde.Deserialize(rec.Topic, rec.Value); err != nil {
+		return &DeserializationError{Node: n.def.name, Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Err: err}
 	}
 	r.Timestamp = timestamp
 	r.Headers = rec.Headers
@@ -422,35 +422,18 @@ func (n *sinkNode[K, V]) process(r Record[K, V]) error {
 	if cap(n.buf)-len(n.buf) < arenaReserve {
 		n.buf = make([]byte, 0, arenaChunk)
 	}
-	// Appenders return nil for Kafka's null (a tombstone value, a null key)
-	// and leave the buffer alone: keep the arena and send nil.
-	var key, value, out []byte
+	// A key or value marked null is sent as nil, without its serde.
+	var key, value []byte
 	var err error
-	start := len(n.buf)
-	if n.keyApp != nil {
-		out, err = n.keyApp.AppendSerialize(n.buf, topic, r.Key)
-	} else {
-		out, err = serde.Append(n.spec.KeySerde, n.buf, topic, r.Key)
+	if !r.Null.Key() {
+		if key, err = appendField(n, n.keyApp, n.spec.KeySerde, topic, r.Key); err != nil {
+			return &NodeError{Node: n.def.name, Op: "serialize key", Err: err}
+		}
 	}
-	if err != nil {
-		return &NodeError{Node: n.def.name, Op: "serialize key", Err: err}
-	}
-	if out != nil {
-		n.buf = out
-		key = n.buf[start:len(n.buf):len(n.buf)]
-	}
-	mid := len(n.buf)
-	if n.valueApp != nil {
-		out, err = n.valueApp.AppendSerialize(n.buf, topic, r.Value)
-	} else {
-		out, err = serde.Append(n.spec.ValueSerde, n.buf, topic, r.Value)
-	}
-	if err != nil {
-		return &NodeError{Node: n.def.name, Op: "serialize value", Err: err}
-	}
-	if out != nil {
-		n.buf = out
-		value = n.buf[mid:len(n.buf):len(n.buf)]
+	if !r.Null.Value() {
+		if value, err = appendField(n, n.valueApp, n.spec.ValueSerde, topic, r.Value); err != nil {
+			return &NodeError{Node: n.def.name, Op: "serialize value", Err: err}
+		}
 	}
 	partition := int32(-1)
 	if n.spec.Partitioner != nil {
@@ -467,4 +450,23 @@ func (n *sinkNode[K, V]) process(r Record[K, V]) error {
 		return &NodeError{Node: n.def.name, Op: "send", Err: err}
 	}
 	return nil
+}
+
+// appendField serializes v at the end of the sink's arena and returns its
+// bytes there. Appenders return nil for Kafka's null (a tombstone value, a
+// null key) and leave the buffer alone: keep the arena and return nil.
+func appendField[K, V, T any](n *sinkNode[K, V], app serde.Appender[T], s serde.Serde[T], topic string, v T) ([]byte, error) {
+	start := len(n.buf)
+	var out []byte
+	var err error
+	if app != nil {
+		out, err = app.AppendSerialize(n.buf, topic, v)
+	} else {
+		out, err = serde.Append(s, n.buf, topic, v)
+	}
+	if err != nil || out == nil {
+		return nil, err
+	}
+	n.buf = out
+	return n.buf[start:len(n.buf):len(n.buf)], nil
 }

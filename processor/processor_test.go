@@ -421,3 +421,15 @@ func BenchmarkStatelessChain(b *testing.B) {
 		b.Fatalf("sink saw %d records, want %d", col.n, b.N)
 	}
 }
+
+// TestRecordNullMarks: WithValue replaces the value, so it is no longer
+// null, and keeps a null key; WithKeyValue replaces both.
+func TestRecordNullMarks(t *testing.T) {
+	r := processor.Record[string, string]{Null: processor.NullKey | processor.NullValue}
+	if v := processor.WithValue(r, 1); !v.Null.Key() || v.Null.Value() {
+		t.Errorf("WithValue: null marks %b, want the key's only", v.Null)
+	}
+	if kv := processor.WithKeyValue(r, 1, 2); kv.Null != 0 {
+		t.Errorf("WithKeyValue: null marks %b, want none", kv.Null)
+	}
+}

@@ -19,6 +19,9 @@ const (
 	KindWindow
 	// KindSession is a SessionStore.
 	KindSession
+	// KindTimestampedWindow is a WindowStore of ValueAndTimestamp values
+	// (TimestampedWindow).
+	KindTimestampedWindow
 )
 
 func (k Kind) String() string {
@@ -31,8 +34,22 @@ func (k Kind) String() string {
 		return "window"
 	case KindSession:
 		return "session"
+	case KindTimestampedWindow:
+		return "timestamped-window"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// windowed reports whether stores of the kind keep windows or sessions
+// (retention, segments).
+func (k Kind) windowed() bool {
+	return k == KindWindow || k == KindTimestampedWindow || k == KindSession
+}
+
+// timestamped reports whether values of the kind carry a timestamp, which
+// the changelog holds as the record's timestamp rather than in the value.
+func (k Kind) timestamped() bool {
+	return k == KindTimestampedKeyValue || k == KindTimestampedWindow
 }
 
 // Spec describes a store: what the topology registers and what the runtime
@@ -122,7 +139,7 @@ func newSpec(name string, kind Kind, opts []Option) Spec {
 	for _, o := range opts {
 		o.apply(&s)
 	}
-	if (kind == KindWindow || kind == KindSession) && s.SegmentInterval <= 0 {
+	if kind.windowed() && s.SegmentInterval <= 0 {
 		s.SegmentInterval = max(s.Retention/2, time.Minute)
 	}
 	return s
@@ -133,7 +150,7 @@ func (s Spec) validate() error {
 		return fmt.Errorf("statestore: store without a name")
 	}
 	switch s.Kind {
-	case KindWindow:
+	case KindWindow, KindTimestampedWindow:
 		if s.WindowSize <= 0 {
 			return fmt.Errorf("statestore: window store %q: window size %v must be positive", s.Name, s.WindowSize)
 		}
@@ -148,7 +165,7 @@ func (s Spec) validate() error {
 	if s.SourceTopic != "" && s.Kind != KindKeyValue && s.Kind != KindTimestampedKeyValue {
 		return fmt.Errorf("statestore: store %q: only key-value stores can use a source topic as changelog", s.Name)
 	}
-	if (s.Kind == KindWindow || s.Kind == KindSession) && s.SegmentInterval < time.Millisecond {
+	if s.Kind.windowed() && s.SegmentInterval < time.Millisecond {
 		return fmt.Errorf("statestore: store %q: segment interval %v below 1ms", s.Name, s.SegmentInterval)
 	}
 	return nil
@@ -209,7 +226,7 @@ func Window[K, V any](name string, retention, windowSize time.Duration, keys Ser
 // timestamp (the windowed aggregations' store).
 func TimestampedWindow[K, V any](name string, retention, windowSize time.Duration, keys Serde[K], values Serde[V], opts ...Option) Builder {
 	opts = append([]Option{optFunc(func(s *Spec) { s.Retention, s.WindowSize = retention, windowSize })}, opts...)
-	return &windowBuilder[K, ValueAndTimestamp[V]]{spec: newSpec(name, KindWindow, opts), keys: keys, values: timestampedSerde[V]{values}}
+	return &windowBuilder[K, ValueAndTimestamp[V]]{spec: newSpec(name, KindTimestampedWindow, opts), keys: keys, values: timestampedSerde[V]{values}}
 }
 
 type sessionBuilder[K, V any] struct {
@@ -242,7 +259,7 @@ const WindowChangelogAdditionalRetention = 24 * time.Hour
 // of Spec.ChangelogConfig override these.
 func (s Spec) ChangelogTopicConfig() map[string]string {
 	cfg := map[string]string{"cleanup.policy": "compact"}
-	if s.Kind == KindWindow || s.Kind == KindSession {
+	if s.Kind.windowed() {
 		cfg["cleanup.policy"] = "compact,delete"
 		cfg["retention.ms"] = strconv.FormatInt((s.Retention + WindowChangelogAdditionalRetention).Milliseconds(), 10)
 	}

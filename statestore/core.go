@@ -113,6 +113,12 @@ func (c *storeCore) put(key, value []byte) error {
 	return c.log(key, value, c.ts())
 }
 
+// log sends one change to the ChangeLogger in Kafka Streams' changelog
+// format (see "Wire compatibility" in DESIGN.md): the kind's changelog key,
+// and for timestamped kinds the plain value with the value's timestamp as
+// the record timestamp (ChangeLoggingTimestampedKeyValueBytesStore,
+// ChangeLoggingTimestampedWindowBytesStore); a tombstone carries ts, the
+// timestamp of the record that deleted the key.
 func (c *storeCore) log(key, value []byte, ts int64) error {
 	if c.logger == nil {
 		return nil
@@ -122,6 +128,12 @@ func (c *storeCore) log(key, value []byte, ts int64) error {
 		var err error
 		if lk, err = c.logKey(key); err != nil {
 			return fmt.Errorf("statestore: %s: changelog key: %w", c.spec.Name, err)
+		}
+	}
+	if value != nil && c.spec.Kind.timestamped() {
+		var err error
+		if ts, value, err = decodeTimestamped(value); err != nil {
+			return fmt.Errorf("statestore: %s: changelog value: %w", c.spec.Name, err)
 		}
 	}
 	if err := c.logger.LogChange(c.spec.Name, lk, value, ts); err != nil {

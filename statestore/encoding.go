@@ -149,18 +149,23 @@ func decodeSessionKey(b []byte) (segment int64, key []byte, end, start int64, er
 }
 
 // Changelog keys of windowed stores carry no segment (it is derived from the
-// time on restore): window = key || start(8, plain big-endian);
-// session = key || end(8) || start(8), the layout Kafka Streams uses.
+// time on restore) and are Kafka Streams' layouts: window = key ||
+// start(8, big-endian) || seqnum(4, big-endian) as WindowKeySchema.toStoreKeyBinary
+// (the seqnum is 0: Sluice's window stores do not retain duplicates);
+// session = key || end(8) || start(8) as SessionKeySchema.toBinary.
+const windowSeqnumLen = 4
+
 func appendWindowLogKey(dst, key []byte, start int64) []byte {
 	dst = append(dst, key...)
-	return binary.BigEndian.AppendUint64(dst, uint64(start))
+	dst = binary.BigEndian.AppendUint64(dst, uint64(start))
+	return binary.BigEndian.AppendUint32(dst, 0)
 }
 
 func decodeWindowLogKey(b []byte) (key []byte, start int64, err error) {
-	if len(b) < 8 {
-		return nil, 0, fmt.Errorf("%w: window changelog key of %d bytes", errEncoding, len(b))
+	if len(b) < 8+windowSeqnumLen {
+		return nil, 0, fmt.Errorf("%w: window changelog key of %d bytes, want the key, an 8-byte start and a 4-byte sequence number", errEncoding, len(b))
 	}
-	n := len(b) - 8
+	n := len(b) - 8 - windowSeqnumLen
 	return b[:n:n], int64(binary.BigEndian.Uint64(b[n:])), nil
 }
 

@@ -39,9 +39,9 @@ type ManagerConfig struct {
 type ChangelogRecord struct {
 	Key, Value []byte // Value nil: tombstone
 	Offset     int64
-	// Timestamp is the record's timestamp (ms). It is used when a
-	// timestamped store is restored from its source topic (Spec.SourceTopic),
-	// whose values carry no timestamp of their own.
+	// Timestamp is the record's timestamp (ms). Timestamped stores take
+	// their values' timestamps from it: their changelogs (and source
+	// topics) hold plain values, as Kafka Streams writes them.
 	Timestamp int64
 }
 
@@ -330,7 +330,10 @@ func (m *Manager) Restore(store string, records []ChangelogRecord) error {
 			c.cache.forget(k)
 		}
 		v := r.Value
-		if v != nil && c.spec.SourceTopic != "" && c.spec.Kind == KindTimestampedKeyValue {
+		if v != nil && c.spec.Kind.timestamped() {
+			// Changelogs (and source topics) of timestamped stores hold
+			// the plain value; the timestamp is the record's, as Kafka
+			// Streams' RecordConverters.rawValueToTimestampedValue.
 			v = appendTimestamped(make([]byte, 0, 8+len(v)), r.Timestamp, v)
 		}
 		batch = append(batch, Entry{Key: k, Value: v})

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -125,6 +128,20 @@ type Config struct {
 	MaxWarmupReplicas int
 	// ProbingRebalanceInterval (probing.rebalance.interval.ms). Default 10m.
 	ProbingRebalanceInterval time.Duration
+	// TopicConfigs are Kafka Streams' "topic."-prefixed settings, without
+	// the prefix (segment.bytes, retention.ms, ...): topic configs for every
+	// internal topic Sluice creates. They override Kafka Streams' own
+	// defaults for internal topics (cleanup.policy and so on) and are
+	// overridden by a store's own changelog config; the retention of a
+	// window or session store's changelog is still the store's retention
+	// plus WindowStoreChangelogAdditionalRetention unless the store's own
+	// config sets retention.ms, as in Kafka Streams. Default none.
+	TopicConfigs map[string]string
+	// WindowStoreChangelogAdditionalRetention
+	// (windowstore.changelog.additional.retention.ms) is added to a window
+	// or session store's retention for its changelog's retention.ms.
+	// Default 24h.
+	WindowStoreChangelogAdditionalRetention time.Duration
 	// ReplicationFactor (replication.factor) of internal topics; -1 (the
 	// default) means the broker's default.
 	ReplicationFactor int
@@ -214,6 +231,9 @@ func (c *Config) applyDefaults() {
 	if c.ProbingRebalanceInterval == 0 {
 		c.ProbingRebalanceInterval = 10 * time.Minute
 	}
+	if c.WindowStoreChangelogAdditionalRetention == 0 {
+		c.WindowStoreChangelogAdditionalRetention = 24 * time.Hour
+	}
 	if c.ReplicationFactor == 0 {
 		c.ReplicationFactor = -1
 	}
@@ -271,6 +291,8 @@ func (c *Config) validate() error {
 		return bad("acceptable.recovery.lag is negative")
 	case c.MaxWarmupReplicas < 1:
 		return bad("max.warmup.replicas is %d; it must be at least 1", c.MaxWarmupReplicas)
+	case c.WindowStoreChangelogAdditionalRetention < 0:
+		return bad("windowstore.changelog.additional.retention.ms is negative")
 	case c.ReplicationFactor < -1 || c.ReplicationFactor == 0:
 		return bad("replication.factor is %d; it must be -1 or positive", c.ReplicationFactor)
 	}
@@ -293,6 +315,10 @@ func (c *Config) validate() error {
 	}
 	return nil
 }
+
+// topicPrefix marks Kafka Streams' internal-topic configs (StreamsConfig
+// TOPIC_PREFIX).
+const topicPrefix = "topic."
 
 // yamlConfig is the YAML form of Config: Kafka Streams' names, times in ms.
 type yamlConfig struct {
@@ -326,6 +352,10 @@ type yamlConfig struct {
 	RebalanceTimeoutMs          *int64            `yaml:"rebalance.timeout.ms"`
 	RebalanceProtocol           string            `yaml:"rebalance.protocol"`
 	ProcessID                   string            `yaml:"process.id"`
+	WindowStoreChangelogRetMs   *int64            `yaml:"windowstore.changelog.additional.retention.ms"`
+	// Other holds the keys not named above: the "topic."-prefixed topic
+	// configs, and unknown keys (errors).
+	Other map[string]yaml.Node `yaml:",inline"`
 }
 
 func ms(v *int64) time.Duration {
@@ -379,6 +409,21 @@ func ParseConfig(data []byte) (Config, error) {
 		RebalanceTimeout:            ms(y.RebalanceTimeoutMs),
 		RebalanceProtocol:           RebalanceProtocol(y.RebalanceProtocol),
 		ProcessID:                   y.ProcessID,
+	}
+	c.WindowStoreChangelogAdditionalRetention = ms(y.WindowStoreChangelogRetMs)
+	for _, k := range slices.Sorted(maps.Keys(y.Other)) {
+		n := y.Other[k]
+		name, ok := strings.CutPrefix(k, topicPrefix)
+		if !ok || name == "" {
+			return Config{}, fmt.Errorf("%w: line %d: unknown key %q", ErrConfig, n.Line, k)
+		}
+		if n.Kind != yaml.ScalarNode {
+			return Config{}, fmt.Errorf("%w: line %d: %s must be a single value", ErrConfig, n.Line, k)
+		}
+		if c.TopicConfigs == nil {
+			c.TopicConfigs = map[string]string{}
+		}
+		c.TopicConfigs[name] = n.Value
 	}
 	if y.MaxTaskIdleMs != nil {
 		c.MaxTaskIdle = time.Duration(*y.MaxTaskIdleMs) * time.Millisecond

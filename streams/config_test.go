@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicestreams/sluice/serde"
+	"github.com/sluicestreams/sluice/statestore"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -108,5 +111,44 @@ func TestAutoOffsetResetValues(t *testing.T) {
 		if _, _, err := parseOffsetReset(v); err == nil {
 			t.Errorf("%q accepted", v)
 		}
+	}
+}
+
+// TestTopicPrefixedConfigs: "topic."-prefixed keys are Kafka Streams'
+// internal-topic configs; windowstore.changelog.additional.retention.ms is
+// read (default 1 day). A store's own changelog config wins over both, and
+// sets a windowed changelog's retention.ms itself
+// (InternalTopicConfigTest.shouldUseSuppliedConfigsForWindowedChangelogConfig,
+// shouldAugmentRetentionMsWithWindowedChangelog: retention 10 + additional 20
+// = 30).
+func TestTopicPrefixedConfigs(t *testing.T) {
+	c, err := ParseConfig([]byte("application.id: a\nbootstrap.servers: [b:1]\ntopic.segment.bytes: 1048576\ntopic.message.timestamp.type: LogAppendTime\nwindowstore.changelog.additional.retention.ms: 20\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TopicConfigs["segment.bytes"] != "1048576" || c.WindowStoreChangelogAdditionalRetention != 20*time.Millisecond {
+		t.Fatalf("parsed %v, %v", c.TopicConfigs, c.WindowStoreChangelogAdditionalRetention)
+	}
+	if _, err := ParseConfig([]byte("application.id: a\n\ntopic.: 1\n")); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("bare topic. prefix: %v", err)
+	}
+	c.applyDefaults()
+	a := &App{cfg: c}
+	win := statestore.Window("w", 10*time.Millisecond, time.Millisecond, serde.String(), serde.String()).Spec()
+	got := a.changelogTopicConfig(win)
+	if got["retention.ms"] != "30" || got["cleanup.policy"] != "compact,delete" || got["message.timestamp.type"] != "LogAppendTime" || got["segment.bytes"] != "1048576" {
+		t.Errorf("window changelog config %v", got)
+	}
+	own := statestore.Window("w", 10*time.Millisecond, time.Millisecond, serde.String(), serde.String(), statestore.ChangelogConfig(map[string]string{"retention.ms": "5", "segment.bytes": "2048"})).Spec()
+	if got := a.changelogTopicConfig(own); got["retention.ms"] != "5" || got["segment.bytes"] != "2048" {
+		t.Errorf("store's own config lost: %v", got)
+	}
+	if got := a.repartitionTopicConfig(); got["segment.bytes"] != "1048576" || got["retention.ms"] != "-1" || got["cleanup.policy"] != "delete" {
+		t.Errorf("repartition config %v", got)
+	}
+	var def Config
+	def.applyDefaults()
+	if def.WindowStoreChangelogAdditionalRetention != 24*time.Hour {
+		t.Errorf("default additional retention %v, want 24h", def.WindowStoreChangelogAdditionalRetention)
 	}
 }

@@ -42,7 +42,7 @@ func (a *App) openState(ctx context.Context) error {
 				continue
 			}
 			logged = true
-			if err := a.ensureTopic(ctx, statestore.ChangelogTopic(a.cfg.ApplicationID, spec.Name), tasks, topicConfig(spec.ChangelogTopicConfig())); err != nil {
+			if err := a.ensureTopic(ctx, statestore.ChangelogTopic(a.cfg.ApplicationID, spec.Name), tasks, topicConfig(a.changelogTopicConfig(spec))); err != nil {
 				return err
 			}
 		}

@@ -4,12 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sluicestreams/sluice/assignor"
 	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/statestore"
 	"github.com/sluicestreams/sluice/task"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -143,7 +147,7 @@ func (a *App) prepareTopics(ctx context.Context) (*topicPlan, error) {
 		if _, ok := plan.partitions[name]; !ok {
 			return nil, fmt.Errorf("streams: cannot size internal topic %q: the sub-topology writing it has no sized source", name)
 		}
-		if err := a.ensureTopic(ctx, name, plan.partitions[name], map[string]*string{"cleanup.policy": ptr("delete")}); err != nil {
+		if err := a.ensureTopic(ctx, name, plan.partitions[name], topicConfig(a.repartitionTopicConfig())); err != nil {
 			return nil, err
 		}
 	}
@@ -185,7 +189,54 @@ func isInternalSink(isinks []processor.InternalSink, topic string) bool {
 	return false
 }
 
-func ptr[T any](v T) *T { return &v }
+// Kafka Streams' settings for the internal topics it creates
+// (InternalTopicConfig and its subclasses): every one has
+// message.timestamp.type CreateTime; repartition topics are deleted (never by
+// time: the application purges what it committed) in 50 MiB segments;
+// changelogs are compacted, and those of window and session stores also
+// deleted after the store's retention plus
+// windowstore.changelog.additional.retention.ms.
+const (
+	repartitionSegmentBytes = "52428800"
+	timestampTypeCreateTime = "CreateTime"
+)
+
+// repartitionTopicConfig is RepartitionTopicConfig.properties: Kafka's
+// defaults, then the "topic." configs.
+func (a *App) repartitionTopicConfig() map[string]string {
+	cfg := map[string]string{
+		"message.timestamp.type": timestampTypeCreateTime,
+		"cleanup.policy":         "delete",
+		"segment.bytes":          repartitionSegmentBytes,
+		"retention.ms":           "-1",
+	}
+	maps.Copy(cfg, a.cfg.TopicConfigs)
+	return cfg
+}
+
+// changelogTopicConfig is UnwindowedUnversionedChangelogTopicConfig or
+// WindowedChangelogTopicConfig.properties for a store: Kafka's defaults,
+// then the "topic." configs, then the store's own changelog config; a
+// windowed store's retention.ms is its retention plus the additional
+// retention unless its own config sets retention.ms.
+func (a *App) changelogTopicConfig(spec statestore.Spec) map[string]string {
+	windowed := spec.Kind == statestore.KindWindow || spec.Kind == statestore.KindTimestampedWindow || spec.Kind == statestore.KindSession
+	cfg := map[string]string{"message.timestamp.type": timestampTypeCreateTime, "cleanup.policy": "compact"}
+	if windowed {
+		cfg["cleanup.policy"] = "compact,delete"
+	}
+	maps.Copy(cfg, a.cfg.TopicConfigs)
+	maps.Copy(cfg, spec.ChangelogConfig)
+	if _, own := spec.ChangelogConfig["retention.ms"]; windowed && !own {
+		ret, add := spec.Retention.Milliseconds(), a.cfg.WindowStoreChangelogAdditionalRetention.Milliseconds()
+		sum := ret + add
+		if add > 0 && sum < ret { // Math.addExact overflowed: Kafka takes Long.MAX_VALUE
+			sum = math.MaxInt64
+		}
+		cfg["retention.ms"] = strconv.FormatInt(sum, 10)
+	}
+	return cfg
+}
 
 // ensureTopic creates an internal topic, or checks that the existing one has
 // the partition count the topology needs.

@@ -74,6 +74,8 @@ type Record[K, V any] struct {
 	Timestamp int64
 	Headers   []processor.Header
 	Tombstone bool
+	// NullKey says the key was null (nil bytes); Key is then K's zero value.
+	NullKey bool
 }
 
 // OutputTopic reads typed records the topology wrote to a topic, in the
@@ -103,7 +105,7 @@ func (o *OutputTopic[K, V]) ReadRecord() (Record[K, V], error) {
 	}
 	rec := q[0]
 	o.d.outputs[o.topic] = q[1:]
-	out := Record[K, V]{Timestamp: rec.Timestamp.UnixMilli(), Headers: rec.Headers, Tombstone: rec.Value == nil}
+	out := Record[K, V]{Timestamp: rec.Timestamp.UnixMilli(), Headers: rec.Headers, Tombstone: rec.Value == nil, NullKey: rec.Key == nil}
 	var err error
 	if rec.Key != nil {
 		if out.Key, err = o.keySerde.Deserialize(o.topic, rec.Key); err != nil {

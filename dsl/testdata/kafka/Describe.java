@@ -1,6 +1,7 @@
 import java.time.Duration;
 import java.util.*;
 import java.util.function.Consumer;
+import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.*;
 import org.apache.kafka.streams.kstream.*;
@@ -181,6 +182,14 @@ public class Describe {
     c("tableZeroArgCount", b -> b.table("input-topic").groupBy((k, v) -> null).count());
     c("tableNamedMaterializedCount", b -> b.table("input-topic").groupBy((k, v) -> null)
       .count(Materialized.<Object, Long, KeyValueStore<Bytes, byte[]>>as("count-store").withStoreType(Materialized.StoreType.IN_MEMORY)));
+    c("kGroupedStreamAnonymousMaterializedCount", b -> b.stream("input-topic").groupByKey()
+      .count(Materialized.<Object, Long, KeyValueStore<Bytes, byte[]>>with(null, Serdes.Long()).withStoreType(Materialized.StoreType.ROCKS_DB)));
+    c("timeWindowAnonymousMaterializedCount", b -> b.stream("input-topic").groupByKey().windowedBy(TimeWindows.ofSizeWithNoGrace(Duration.ofMillis(1)))
+      .count(Materialized.<Object, Long, WindowStore<Bytes, byte[]>>with(null, Serdes.Long()).withStoreType(Materialized.StoreType.ROCKS_DB)));
+    c("sessionWindowAnonymousMaterializedCount", b -> b.stream("input-topic").groupByKey().windowedBy(SessionWindows.ofInactivityGapWithNoGrace(Duration.ofMillis(1)))
+      .count(Materialized.<Object, Long, SessionStore<Bytes, byte[]>>with(null, Serdes.Long()).withStoreType(Materialized.StoreType.ROCKS_DB)));
+    c("tableAnonymousMaterializedCount", b -> b.table("input-topic").groupBy((k, v) -> null)
+      .count(Materialized.<Object, Long, KeyValueStore<Bytes, byte[]>>with(null, Serdes.Long()).withStoreType(Materialized.StoreType.ROCKS_DB)));
     c("named_grouping_twice", b -> {
       KGroupedStream<String, String> g = b.<String, String>stream("in").selectKey((k, v) -> v).groupByKey(Grouped.as("g"));
       g.count().toStream().to("out");
@@ -202,6 +211,26 @@ public class Describe {
     });
     c("table_reaggregation", b -> b.<String, String>table("user-regions").groupBy((u, r) -> KeyValue.pair(r, u)).count()
       .toStream().to("users-per-region"));
+    // Larger sub-topologies: fan-out of different depths, merges, more
+    // than 24 nodes (a HashMap of 64 buckets).
+    c("fanout", b -> {
+      KStream<String, String> s = b.stream("in");
+      s.filter((k, v) -> true).to("o1");
+      s.mapValues(v -> v).filter((k, v) -> true).mapValues(v -> v).to("o2");
+      s.peek((k, v) -> {}).to("o3");
+      KStream<String, String> m = s.selectKey((k, v) -> v);
+      m.merge(s.mapValues(v -> v)).merge(s.filterNot((k, v) -> false)).groupByKey().count().toStream().to("o4");
+      s.flatMapValues(v -> List.of(v)).to("o5");
+      s.mapValues(v -> v).mapValues(v -> v).mapValues(v -> v).mapValues(v -> v).to("o6");
+    });
+    c("wide", b -> {
+      KStream<String, String> s = b.stream(List.of("a", "b", "c", "d", "e"));
+      for (int i = 0; i < 9; i++) {
+        s.filter((k, v) -> true).mapValues(v -> v).to("out" + i);
+      }
+      s.split().branch((k, v) -> true).branch((k, v) -> true).branch((k, v) -> true).branch((k, v) -> true)
+        .defaultBranch();
+    });
     String dir = args.length > 0 ? args[0] : ".";
     for (Map.Entry<String, Consumer<StreamsBuilder>> e : cases.entrySet()) {
       StreamsBuilder b = new StreamsBuilder();

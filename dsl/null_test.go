@@ -1,0 +1,186 @@
+package dsl_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicestreams/sluice/dsl"
+	"github.com/sluicestreams/sluice/serde"
+	"github.com/sluicestreams/sluice/statestore"
+	"github.com/sluicestreams/sluice/streamstest"
+)
+
+// pipeGroupedData pipes KGroupedStreamImplTest's processData: six values
+// and, last, a null value for "3".
+func pipeGroupedData(t *testing.T, d *streamstest.Driver) {
+	t.Helper()
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	for _, r := range []struct {
+		k, v string
+		ts   int64
+	}{{"1", "A", 5}, {"2", "B", 1}, {"1", "C", 3}, {"1", "D", 10}, {"3", "E", 8}, {"3", "F", 9}} {
+		must(t, in.PipeAt(r.k, r.v, r.ts))
+	}
+	must(t, in.PipeTombstone("3", 10))
+}
+
+func storeGet[V any](t *testing.T, d *streamstest.Driver, store, key string) string {
+	t.Helper()
+	s, err := streamstest.Store[statestore.TimestampedKeyValueStore[string, V]](d, store)
+	must(t, err)
+	vt, ok, err := s.Get(key)
+	must(t, err)
+	if !ok {
+		return "absent"
+	}
+	return fmt.Sprintf("%v@%d", vt.Value, vt.Timestamp)
+}
+
+// TestAggregationsSkipNullValues follows KGroupedStreamImplTest
+// shouldCountAndMaterializeResults, shouldReduceAndMaterializeResults,
+// shouldAggregateAndMaterializeResults and shouldLogAndMeasureSkipsIn
+// Aggregate / ...InReduce: the null value of "3" is skipped (count 2, not 3)
+// and counted as a dropped record, once per aggregation.
+func TestAggregationsSkipNullValues(t *testing.T) {
+	b := dsl.NewBuilder()
+	g := source(b).GroupByKey()
+	g.Count(dsl.StoreName("count"), dsl.Caching(false))
+	g.Reduce(func(agg, v string) string { return agg + "+" + v }, dsl.StoreName("reduce"), dsl.Caching(false))
+	dsl.Aggregate(g, func() string { return "0" }, func(_, v, agg string) string { return agg + "+" + v },
+		serde.String(), dsl.StoreName("aggregate"), dsl.Caching(false))
+	d := buildDriver(t, b, streamstest.Config{})
+	pipeGroupedData(t, d)
+	for _, c := range []struct{ got, want string }{
+		{storeGet[int64](t, d, "count", "1"), "3@10"},
+		{storeGet[int64](t, d, "count", "2"), "1@1"},
+		{storeGet[int64](t, d, "count", "3"), "2@9"},
+		{storeGet[string](t, d, "reduce", "1"), "A+C+D@10"},
+		{storeGet[string](t, d, "reduce", "2"), "B@1"},
+		{storeGet[string](t, d, "reduce", "3"), "E+F@9"},
+		{storeGet[string](t, d, "aggregate", "1"), "0+A+C+D@10"},
+		{storeGet[string](t, d, "aggregate", "3"), "0+E+F@9"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %s, want %s", c.got, c.want)
+		}
+	}
+	if n := d.DroppedRecords()["null-value"]; n != 3 {
+		t.Errorf("%d records dropped for a null value, want 3 (one per aggregation)", n)
+	}
+}
+
+// TestAggregationsSkipNullKeys: a record with a null key is not aggregated
+// under K's zero value but dropped: KStreamAggregate and KStreamReduce skip
+// a null key or value, KStreamWindowAggregate and
+// KStreamSessionWindowAggregate a null key (KStreamWindowAggregateTest
+// shouldLogAndMeterWhenSkippingNullKey,
+// KStreamSessionWindowAggregateProcessorTest
+// shouldLogAndMeterWhenSkippingNullKeyWithBuiltInMetrics); the windowed
+// ones aggregate a null value, as their process methods do not look at it.
+func TestAggregationsSkipNullKeys(t *testing.T) {
+	b := dsl.NewBuilder()
+	g := source(b).GroupByKey()
+	g.Count(dsl.StoreName("count"), dsl.Caching(false))
+	windowed := dsl.WindowedBy(g, dsl.TumblingWindows(10*time.Second, 0)).Count(dsl.Caching(false))
+	sessions := dsl.SessionWindowedBy(g, dsl.SessionWindowsWithGap(time.Second, 0)).Count(dsl.Caching(false))
+	windowOut := func(t dsl.Table[dsl.Windowed[string], int64], topic string) {
+		dsl.Map(dsl.ChangeStream(t), func(k dsl.Windowed[string], c dsl.Change[int64]) (string, int64) {
+			return fmt.Sprintf("%s@%d", k.Key, k.Start), c.New
+		}).WithSerdes(serde.String(), serde.Int64()).To(topic)
+	}
+	windowOut(windowed, "windowed")
+	windowOut(sessions, "sessions")
+	d := buildDriver(t, b, streamstest.Config{})
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	must(t, in.PipeRaw(nil, []byte("x"), nil, 1))
+	must(t, in.PipeRaw([]byte(""), []byte("x"), nil, 2)) // an empty key is a key
+	must(t, in.PipeTombstone("v", 3))
+	if got := storeGet[int64](t, d, "count", ""); got != "1@2" {
+		t.Errorf("count of the empty key: %s, want 1@2 (the null key not counted)", got)
+	}
+	if got := storeGet[int64](t, d, "count", "v"); got != "absent" {
+		t.Errorf("count of a null value: %s", got)
+	}
+	for topic, want := range map[string]string{"windowed": "[{@0 1} {v@0 1}]", "sessions": "[{@2 1} {v@3 1}]"} {
+		recs, err := streamstest.NewOutputTopic(d, topic, serde.String(), serde.Int64()).ReadKeyValues()
+		must(t, err)
+		if got := fmt.Sprint(recs); got != want {
+			t.Errorf("%s: %s, want %s: the empty key and the null value of v counted, the null key not", topic, got, want)
+		}
+	}
+	if n := d.DroppedRecords()["null-key"]; n != 3 {
+		t.Errorf("%d records dropped for a null key, want 3 (one per aggregation)", n)
+	}
+	if n := d.DroppedRecords()["null-value"]; n != 1 {
+		t.Errorf("%d records dropped for a null value, want 1 (Count only)", n)
+	}
+}
+
+// TestTombstoneThroughFilterAndRepartition: a null value stays null
+// through value-preserving operations (Filter, Peek, Merge, a branch,
+// Repartition) and reaches the sink as a tombstone; a null key stays null;
+// MapValues computes a value, which is no longer null.
+func TestTombstoneThroughFilterAndRepartition(t *testing.T) {
+	b := dsl.NewBuilder()
+	s := source(b)
+	s.Filter(func(_, v string) bool { return v == "" }).Peek(func(_, _ string) {}).
+		Merge(dsl.NewStream(b, []string{"in2"}, serde.String(), serde.String())).
+		Split().Default("rest").Repartition().To("out")
+	dsl.MapValues(s, func(v string) string { return "mapped:" + v }).To("mapped")
+	d := buildDriver(t, b, streamstest.Config{})
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	must(t, in.PipeTombstone("k", 1))
+	must(t, in.PipeAt("k", "", 2))
+	must(t, in.PipeRaw(nil, []byte(""), nil, 3))
+	recs, err := streamstest.NewOutputTopic(d, "out", serde.String(), serde.String()).ReadRecords()
+	must(t, err)
+	var got []string
+	for _, r := range recs {
+		got = append(got, fmt.Sprintf("%q(null key %v)=%q(tombstone %v)", r.Key, r.NullKey, r.Value, r.Tombstone))
+	}
+	want := `"k"(null key false)=""(tombstone true) "k"(null key false)=""(tombstone false) ""(null key true)=""(tombstone false)`
+	if strings.Join(got, " ") != want {
+		t.Errorf("out\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+	mapped, err := streamstest.NewOutputTopic(d, "mapped", serde.String(), serde.String()).ReadRecords()
+	must(t, err)
+	if len(mapped) != 3 || mapped[0].Tombstone || mapped[0].Value != "mapped:" || !mapped[2].NullKey {
+		t.Errorf("mapped %+v: MapValues makes a value of a null, keeps a null key", mapped)
+	}
+}
+
+// TestStreamTableJoinSkipsNulls follows KStreamKTableJoinTest
+// shouldLogAndMeterWhenSkippingNullLeftKey and
+// shouldLogAndMeterWhenSkippingNullLeftValue: a stream record with a null
+// key or value joins nothing and is dropped; a left join keeps a null key
+// with a non-null value and calls the joiner without a table value
+// (KStreamKTableJoinProcessor, KIP-962).
+func TestStreamTableJoinSkipsNulls(t *testing.T) {
+	b := dsl.NewBuilder()
+	tab := dsl.NewTable(b, "table", serde.String(), serde.String())
+	s := source(b)
+	dsl.Join(s, tab, func(_, v, tv string) string { return v + "+" + tv }).WithSerdes(serde.String(), serde.String()).To("inner")
+	dsl.LeftJoin(s, tab, func(_, v, tv string, found bool) string { return fmt.Sprintf("%s+%s(%v)", v, tv, found) }).
+		WithSerdes(serde.String(), serde.String()).To("left")
+	d := buildDriver(t, b, streamstest.Config{})
+	must(t, streamstest.NewInputTopic(d, "table", serde.String(), serde.String()).PipeAt("", "Y", 0))
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	must(t, in.PipeRaw(nil, []byte("A"), nil, 1)) // null key
+	must(t, in.PipeTombstone("", 2))              // null value
+	must(t, in.PipeAt("", "B", 3))
+	inner, err := streamstest.NewOutputTopic(d, "inner", serde.String(), serde.String()).ReadRecords()
+	must(t, err)
+	if len(inner) != 1 || inner[0].Value != "B+Y" {
+		t.Errorf("inner join %+v, want B+Y only", inner)
+	}
+	left, err := streamstest.NewOutputTopic(d, "left", serde.String(), serde.String()).ReadRecords()
+	must(t, err)
+	if len(left) != 2 || !left[0].NullKey || left[0].Value != "A+(false)" || left[1].Value != "B+Y(true)" {
+		t.Errorf("left join %+v, want the null key joined with nothing, then B+Y", left)
+	}
+	if n := d.DroppedRecords(); n["null-key"] != 1 || n["null-value"] != 2 {
+		t.Errorf("dropped %v, want 1 null key (inner join) and 2 null values (both joins)", n)
+	}
+}
