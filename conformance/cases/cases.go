@@ -273,6 +273,12 @@ func init() {
 		dsl.GroupBy(stringStream(b, in[0]), func(_, v string) string { return firstWord(v) }, ss).
 			Reduce(maxString).ToStream().To(out[0])
 	}})
+	add(Case{Name: "groupby-aggregate", Inputs: one, Outputs: []Output{finalLong}, Build: func(b *dsl.Builder, in, out []string) {
+		g := dsl.GroupBy(stringStream(b, in[0]), func(_, v string) string { return firstWord(v) }, ss)
+		dsl.Aggregate(g, func() int64 { return 0 },
+			func(_ string, v string, agg int64) int64 { return agg + int64(len(v)) }, ls).
+			ToStream().To(out[0])
+	}})
 	add(Case{Name: "groupbykey-aggregate", Inputs: one, Outputs: []Output{finalLong}, Build: func(b *dsl.Builder, in, out []string) {
 		dsl.Aggregate(stringStream(b, in[0]).GroupByKey(), func() int64 { return 0 },
 			func(_ string, v string, agg int64) int64 { return agg + int64(len(v)) }, ls).
@@ -296,6 +302,11 @@ func init() {
 	}
 	add(Case{Name: "table-regroup-count", Inputs: table, Outputs: []Output{finalLong}, Build: func(b *dsl.Builder, in, out []string) {
 		regroup(b, in[0]).Count().ToStream().To(out[0])
+	}})
+	add(Case{Name: "table-regroup-reduce", Inputs: table, Outputs: []Output{finalStr}, Build: func(b *dsl.Builder, in, out []string) {
+		regroup(b, in[0]).Reduce(func(agg, v string) string { return agg + v },
+			func(agg, v string) string { return strings.Replace(agg, v, "", 1) }).
+			ToStream().To(out[0])
 	}})
 	add(Case{Name: "table-regroup-aggregate", Inputs: table, Outputs: []Output{finalLong}, Build: func(b *dsl.Builder, in, out []string) {
 		dsl.AggregateTable(regroup(b, in[0]), func() int64 { return 0 },

@@ -243,7 +243,7 @@ func (r *runner) describeDiff(p *pair) []string {
 	}
 	path := filepath.Join(r.dir, fmt.Sprintf("%s-%s-%s.describe.diff", p.c.Name, p.shape, short(p.guarantee)))
 	_ = os.WriteFile(path, []byte(strings.Join(diff, "\n")+"\n"), 0o644)
-	return firstChanges(diff, maxDiffs)
+	return append(firstChanges(diff, maxDiffs), "(the whole diff: "+filepath.Join(filepath.Base(r.dir), filepath.Base(path))+" under the work directory)")
 }
 
 // waitStable waits until every application's group is Stable (its members

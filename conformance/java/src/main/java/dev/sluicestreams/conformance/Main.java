@@ -147,6 +147,11 @@ public final class Main {
 
     static String maxString(String a, String b) { return a.compareTo(b) >= 0 ? a : b; }
 
+    static String removeFirst(String agg, String v) {
+        int i = agg.indexOf(v);
+        return i < 0 ? agg : agg.substring(0, i) + agg.substring(i + v.length());
+    }
+
     static long len(String v) { return v == null ? 0 : v.length(); }
 
     static Produced<Windowed<String>, Long> timeWindowed() {
@@ -268,6 +273,14 @@ public final class Main {
                     .to(out.get(0), pss);
                 break;
             }
+            case "groupby-aggregate": {
+                b.stream(in.get(0), ss)
+                    .groupBy((k, v) -> firstWord(v), Grouped.with(S, S))
+                    .aggregate(() -> 0L, (k, v, agg) -> agg + len(v), Materialized.with(S, L))
+                    .toStream()
+                    .to(out.get(0), psl);
+                break;
+            }
             case "groupbykey-aggregate": {
                 b.stream(in.get(0), ss)
                     .groupByKey(Grouped.with(S, S))
@@ -290,6 +303,14 @@ public final class Main {
                     .count()
                     .toStream()
                     .to(out.get(0), psl);
+                break;
+            }
+            case "table-regroup-reduce": {
+                b.table(in.get(0), ss, uncachedTable())
+                    .groupBy((k, v) -> KeyValue.pair(v.substring(0, 1), v), Grouped.with(S, S))
+                    .reduce((agg, v) -> agg + v, (agg, v) -> removeFirst(agg, v))
+                    .toStream()
+                    .to(out.get(0), pss);
                 break;
             }
             case "table-regroup-aggregate": {
