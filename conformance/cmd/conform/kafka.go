@@ -289,3 +289,26 @@ func (b *broker) readAll(ctx context.Context, topics []string) (map[string][]out
 	}
 	return out, nil
 }
+
+// deleteRunTopics deletes every topic of a run (they all start with the
+// run id), so that runs on a long-lived cluster do not pile them up.
+func (b *broker) deleteRunTopics(ctx context.Context, runID string) error {
+	td, err := b.adm.ListTopics(ctx)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, t := range td.Names() {
+		if strings.HasPrefix(t, runID+"-") {
+			names = append(names, t)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	resp, err := b.adm.DeleteTopics(ctx, names...)
+	if err != nil {
+		return err
+	}
+	return resp.Error()
+}

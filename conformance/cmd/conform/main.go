@@ -36,6 +36,7 @@ type options struct {
 	jsonPath   string
 	migration  bool
 	parallel   int
+	keepTopics bool
 }
 
 func main() {
@@ -56,6 +57,7 @@ func main() {
 	flag.StringVar(&o.jsonPath, "json", "", "JSON results file (default <work>/<run>/results.json)")
 	flag.BoolVar(&o.migration, "migration", true, "run the migration cases (Java then Sluice on one application id, and back)")
 	flag.IntVar(&o.parallel, "parallel", 0, "cases run at once in a batch (0: all)")
+	flag.BoolVar(&o.keepTopics, "keep-topics", false, "keep the run's topics (inputs, outputs, internal topics) on the broker")
 	flag.Parse()
 	ok, err := run(o)
 	if err != nil {
@@ -149,6 +151,11 @@ func run(o options) (bool, error) {
 	// The state directories are the bulk of a run's files and of no use
 	// once the applications closed; logs and describe texts stay.
 	_ = os.RemoveAll(filepath.Join(dir, "state"))
+	if !o.keepTopics {
+		if err := b.deleteRunTopics(ctx, runID); err != nil {
+			fmt.Println("conform: deleting the run's topics:", err)
+		}
+	}
 	stale := applyKnown(results, known)
 	ok := report(o, results, stale, time.Since(t0))
 	return ok, nil
