@@ -37,6 +37,17 @@ test-eos:
 test-eos-short:
 	EOS_TEST=1 EOS_DURATION=$${EOS_DURATION:-60s} scripts/test.sh fault -run '^TestEOS$$' ./eostest/harness
 
+# The conformance harness (conformance/): every case's topology on Java
+# Kafka Streams 4.4.0 and on Sluice, on backlog and paced input, under
+# at_least_once and exactly_once_v2, plus the migration cases; writes
+# conformance/RESULTS.md and fails on a difference not listed in
+# conformance/known-diffs.txt. Needs Java 17+ and Maven; uses the 1-broker
+# cluster (started here if it is not running). A bounded subset is part of
+# `make test`. Extra driver flags go in CONFORM_FLAGS (-cases, -shapes, ...).
+.PHONY: test-conformance
+test-conformance:
+	GO=$(GO) conformance/run.sh full $(CONFORM_FLAGS)
+
 # Start / stop a test cluster by hand: make kafka-up BROKERS=3
 kafka-up:
 	scripts/kafka.sh up --brokers $(BROKERS)

@@ -3,7 +3,9 @@
 #
 #   scripts/test.sh        start the 1-broker and the 3-broker cluster, run
 #                          go test -race ./... against them (SLUICE_BROKERS,
-#                          SLUICE_FAULT_BROKERS), stop the clusters
+#                          SLUICE_FAULT_BROKERS), then the bounded EOS system
+#                          test and the bounded conformance run, stop the
+#                          clusters
 #   scripts/test.sh fault  start only the 3-broker cluster and run the fault
 #                          tests (tests named TestFault*)
 #
@@ -80,6 +82,13 @@ else
 		t2=$SECONDS
 		EOS_TEST=1 EOS_DURATION=${EOS_DURATION:-2m} go test -count=1 -timeout 25m -v -run '^TestEOS' ./eostest/harness || rc=$?
 		echo "test.sh: bounded EOS system test finished in $((SECONDS - t2))s" >&2
+		# The bounded conformance run: a few cases on Java Kafka Streams and
+		# on Sluice, compared (conformance/run.sh; make test-conformance runs
+		# them all). Differences listed in conformance/known-diffs.txt are
+		# printed as KNOWN-DIFF and do not fail it.
+		t3=$SECONDS
+		conformance/run.sh bounded || rc=$?
+		echo "test.sh: bounded conformance run finished in $((SECONDS - t3))s" >&2
 	fi
 fi
 echo "test.sh: go test finished in $((SECONDS - t1))s with status $rc" >&2
