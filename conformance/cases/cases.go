@@ -266,30 +266,32 @@ func init() {
 	// Grouping and aggregation of streams.
 	add(Case{Name: "wordcount", Inputs: one, Outputs: []Output{finalLong}, Build: WordCount})
 	add(Case{Name: "groupby-count-uncached", Inputs: one, Outputs: []Output{exactLong}, Build: func(b *dsl.Builder, in, out []string) {
-		dsl.GroupBy(stringStream(b, in[0]), func(_, v string) string { return firstWord(v) }, ss).
-			Count(dsl.Caching(false)).ToStream().To(out[0])
+		dsl.ToStream(dsl.GroupBy(stringStream(b, in[0]), func(_, v string) string { return firstWord(v) }, ss).
+			Count(dsl.Caching(false))).
+			To(out[0])
 	}})
 	add(Case{Name: "groupby-reduce", Inputs: one, Outputs: []Output{finalStr}, Build: func(b *dsl.Builder, in, out []string) {
-		dsl.GroupBy(stringStream(b, in[0]), func(_, v string) string { return firstWord(v) }, ss).
-			Reduce(maxString).ToStream().To(out[0])
+		dsl.ToStream(dsl.GroupBy(stringStream(b, in[0]), func(_, v string) string { return firstWord(v) }, ss).
+			Reduce(maxString)).
+			To(out[0])
 	}})
 	add(Case{Name: "groupby-aggregate", Inputs: one, Outputs: []Output{finalLong}, Build: func(b *dsl.Builder, in, out []string) {
 		g := dsl.GroupBy(stringStream(b, in[0]), func(_, v string) string { return firstWord(v) }, ss)
-		dsl.Aggregate(g, func() int64 { return 0 },
-			func(_ string, v string, agg int64) int64 { return agg + int64(len(v)) }, ls).
-			ToStream().To(out[0])
+		dsl.ToStream(dsl.Aggregate(g, func() int64 { return 0 },
+			func(_ string, v string, agg int64) int64 { return agg + int64(len(v)) }, ls)).
+			To(out[0])
 	}})
 	add(Case{Name: "groupbykey-aggregate", Inputs: one, Outputs: []Output{finalLong}, Build: func(b *dsl.Builder, in, out []string) {
-		dsl.Aggregate(stringStream(b, in[0]).GroupByKey(), func() int64 { return 0 },
-			func(_ string, v string, agg int64) int64 { return agg + int64(len(v)) }, ls).
-			ToStream().To(out[0])
+		dsl.ToStream(dsl.Aggregate(stringStream(b, in[0]).GroupByKey(), func() int64 { return 0 },
+			func(_ string, v string, agg int64) int64 { return agg + int64(len(v)) }, ls)).
+			To(out[0])
 	}})
 
 	// Tables.
 	table := []InputKind{TableInput}
 	add(Case{Name: "table-ops", Inputs: table, Outputs: []Output{exactStr}, Build: func(b *dsl.Builder, in, out []string) {
 		t := dsl.NewTable(b, in[0], ss, ss).Filter(func(_, v string) bool { return len(v) > 4 })
-		dsl.MapTableValues(t, func(_, v string) string { return strings.ToUpper(v) }).ToStream().WithSerdes(ss, ss).To(out[0])
+		dsl.ToStream(dsl.MapTableValues(t, func(_, v string) string { return strings.ToUpper(v) })).WithSerdes(ss, dsl.NullableSerde(ss)).To(out[0])
 	}})
 	// The regrouped table's source is uncached on both sides: a cache
 	// merges a key's updates between flushes, so which updates reach the
@@ -301,18 +303,18 @@ func init() {
 		return dsl.GroupTableBy(t, func(_, v string) (string, string) { return v[:1], v }, ss, ss)
 	}
 	add(Case{Name: "table-regroup-count", Inputs: table, Outputs: []Output{finalLong}, Build: func(b *dsl.Builder, in, out []string) {
-		regroup(b, in[0]).Count().ToStream().To(out[0])
+		dsl.ToStream(regroup(b, in[0]).Count()).To(out[0])
 	}})
 	add(Case{Name: "table-regroup-reduce", Inputs: table, Outputs: []Output{finalStr}, Build: func(b *dsl.Builder, in, out []string) {
-		regroup(b, in[0]).Reduce(func(agg, v string) string { return agg + v },
-			func(agg, v string) string { return strings.Replace(agg, v, "", 1) }).
-			ToStream().To(out[0])
+		dsl.ToStream(regroup(b, in[0]).Reduce(func(agg, v string) string { return agg + v },
+			func(agg, v string) string { return strings.Replace(agg, v, "", 1) })).
+			To(out[0])
 	}})
 	add(Case{Name: "table-regroup-aggregate", Inputs: table, Outputs: []Output{finalLong}, Build: func(b *dsl.Builder, in, out []string) {
-		dsl.AggregateTable(regroup(b, in[0]), func() int64 { return 0 },
+		dsl.ToStream(dsl.AggregateTable(regroup(b, in[0]), func() int64 { return 0 },
 			func(_, v string, agg int64) int64 { return agg + int64(len(v)) },
-			func(_, v string, agg int64) int64 { return agg - int64(len(v)) }, ls).
-			ToStream().To(out[0])
+			func(_, v string, agg int64) int64 { return agg - int64(len(v)) }, ls)).
+			To(out[0])
 	}})
 
 	// Windows.
@@ -331,24 +333,24 @@ func init() {
 			suffix, cmp, opts = "-uncached", Exact, []dsl.Option{dsl.Caching(false)}
 		}
 		add(Case{Name: "tumbling-count" + suffix, Inputs: one, Outputs: []Output{tw(cmp)}, Build: func(b *dsl.Builder, in, out []string) {
-			dsl.WindowedBy(stringStream(b, in[0]).GroupByKey(), tumbling).Count(opts...).ToStream().To(out[0])
+			dsl.ToStream(dsl.WindowedBy(stringStream(b, in[0]).GroupByKey(), tumbling).Count(opts...)).To(out[0])
 		}})
 		add(Case{Name: "hopping-aggregate" + suffix, Inputs: one, Outputs: []Output{tw(cmp)}, Build: func(b *dsl.Builder, in, out []string) {
-			dsl.WindowedAggregate(dsl.WindowedBy(stringStream(b, in[0]).GroupByKey(), hopping), func() int64 { return 0 },
-				func(_, v string, agg int64) int64 { return agg + int64(len(v)) }, ls, opts...).
-				ToStream().To(out[0])
+			dsl.ToStream(dsl.WindowedAggregate(dsl.WindowedBy(stringStream(b, in[0]).GroupByKey(), hopping), func() int64 { return 0 },
+				func(_, v string, agg int64) int64 { return agg + int64(len(v)) }, ls, opts...)).
+				To(out[0])
 		}})
 		add(Case{Name: "session-count" + suffix, Inputs: one, Outputs: []Output{sw(cmp)}, Build: func(b *dsl.Builder, in, out []string) {
-			dsl.SessionWindowedBy(stringStream(b, in[0]).GroupByKey(), sessions).Count(opts...).ToStream().To(out[0])
+			dsl.ToStream(dsl.SessionWindowedBy(stringStream(b, in[0]).GroupByKey(), sessions).Count(opts...)).To(out[0])
 		}})
 	}
 	add(Case{Name: "suppress-tumbling", Inputs: one, Outputs: []Output{tw(Exact)}, Build: func(b *dsl.Builder, in, out []string) {
 		t := dsl.WindowedBy(stringStream(b, in[0]).GroupByKey(), tumbling).Count()
-		dsl.SuppressUntilWindowCloses(t).ToStream().To(out[0])
+		dsl.ToStream(dsl.SuppressUntilWindowCloses(t)).To(out[0])
 	}})
 	add(Case{Name: "suppress-session", Inputs: one, Outputs: []Output{sw(Exact)}, Build: func(b *dsl.Builder, in, out []string) {
 		t := dsl.SessionWindowedBy(stringStream(b, in[0]).GroupByKey(), sessions).Count()
-		dsl.SuppressUntilWindowCloses(t).ToStream().To(out[0])
+		dsl.ToStream(dsl.SuppressUntilWindowCloses(t)).To(out[0])
 	}})
 
 	// Stream-table joins.
@@ -383,6 +385,7 @@ func init() {
 // to(out).
 func WordCount(b *dsl.Builder, in, out []string) {
 	words := dsl.FlatMapValues(stringStream(b, in[0]), words)
-	dsl.GroupBy(words, func(_, w string) string { return w }, ss, dsl.Named("words")).
-		Count(dsl.StoreName("counts")).ToStream().To(out[0])
+	dsl.ToStream(dsl.GroupBy(words, func(_, w string) string { return w }, ss, dsl.Named("words")).
+		Count(dsl.StoreName("counts"))).
+		To(out[0])
 }
