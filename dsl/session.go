@@ -112,9 +112,11 @@ type sessionAggProc[K, V, A any] struct {
 	tn         *tableNode
 
 	sendOld bool // old aggregates are forwarded only if asked for
-	ctx     processor.Context[Windowed[K], Change[A]]
-	s       statestore.SessionStore[K, A]
-	cached  bool
+	// observed: the largest timestamp seen here (see windowAggProc).
+	observed int64
+	ctx      processor.Context[Windowed[K], Change[A]]
+	s        statestore.SessionStore[K, A]
+	cached   bool
 }
 
 func (p *sessionAggProc[K, V, A]) Init(ctx processor.Context[Windowed[K], Change[A]]) error {
@@ -122,7 +124,7 @@ func (p *sessionAggProc[K, V, A]) Init(ctx processor.Context[Windowed[K], Change
 	if err != nil {
 		return err
 	}
-	p.ctx, p.s, p.sendOld = ctx, s, p.tn.sendsOld()
+	p.ctx, p.s, p.sendOld, p.observed = ctx, s, p.tn.sendsOld(), -1
 	p.cached = s.SetFlushListener(func(f statestore.FlushedRecord[Windowed[K], A]) error {
 		if !f.HasNew && !f.HasOld {
 			return nil
@@ -146,7 +148,8 @@ func (p *sessionAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
 	}
 	// A session closes at its end + gap + grace (Kafka Streams since 3.0,
 	// KAFKA-12718): until then a record may still extend it.
-	closeTime := max(p.ctx.StreamTime(), ts) - p.gap - p.grace
+	// By the processor's own observed time, as KStreamSessionWindowAggregate.
+	closeTime := observeTime(&p.observed, ts, p.ctx.StreamTime()) - p.gap - p.grace
 	it, err := p.s.FindSessions(r.Key, ts-p.gap, satAdd(ts, p.gap))
 	if err != nil {
 		return err
@@ -201,8 +204,9 @@ func (p *sessionAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
 		return nil
 	}
 	// The put carries no old value, as in Kafka Streams: the session it
-	// replaces, if any, was deleted just before.
-	return p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: win, Timestamp: win.End, Headers: r.Headers,
+	// replaces, if any, was deleted just before. Like the deletions, it
+	// carries no headers (KStreamSessionWindowAggregate builds a new Record).
+	return p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: win, Timestamp: win.End,
 		Value: Change[A]{New: agg, HasNew: true}})
 }
 

@@ -129,7 +129,7 @@ func windowedAgg[K, V, A any](wg WindowedGrouped[K, V], prefix string, add func(
 	}
 	tn := aggregateNode()
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, V, Windowed[K], Change[A]] {
-		return &windowAggProc[K, V, A]{store: store, add: add, tn: tn,
+		return &windowAggProc[K, V, A]{store: store, add: add, tn: tn, reduce: prefix == prefixReduce,
 			size: w.size.Milliseconds(), advance: w.advance.Milliseconds(), grace: w.grace.Milliseconds()}
 	}, in.node))
 	b.check(b.top.AddStateStore(statestore.TimestampedWindow(store, retention, w.size, g.s.keySerde, aggSerde, o.storeOpts()...), name))
@@ -161,10 +161,20 @@ type windowAggProc[K, V, A any] struct {
 	size, advance, grace int64
 	tn                   *tableNode
 
+	// reduce: a null value that would start a window leaves it empty
+	// (Kafka's reduce starts from a null aggregate: agg == null ? value
+	// : reducer(agg, value)), a deletion downstream.
+	reduce bool
+
 	ctx     processor.Context[Windowed[K], Change[A]]
 	s       statestore.WindowStore[K, statestore.ValueAndTimestamp[A]]
 	cached  bool
 	sendOld bool // old aggregates are forwarded only if asked for
+	// observed is the largest timestamp this processor has seen (Kafka's
+	// AbstractKStreamTimeWindowAggregateProcessor.observedStreamTime):
+	// windows close by it, not by the task's stream time, which records
+	// filtered out upstream or read for other nodes of the task advance.
+	observed int64
 }
 
 func (p *windowAggProc[K, V, A]) Init(ctx processor.Context[Windowed[K], Change[A]]) error {
@@ -172,7 +182,7 @@ func (p *windowAggProc[K, V, A]) Init(ctx processor.Context[Windowed[K], Change[
 	if err != nil {
 		return err
 	}
-	p.ctx, p.s, p.sendOld = ctx, s, p.tn.sendsOld()
+	p.ctx, p.s, p.sendOld, p.observed = ctx, s, p.tn.sendsOld(), -1
 	p.cached = s.SetFlushListener(func(f statestore.FlushedRecord[Windowed[K], statestore.ValueAndTimestamp[A]]) error {
 		if !f.HasNew && !f.HasOld {
 			return nil
@@ -200,7 +210,7 @@ func (p *windowAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
 		return nil
 	}
 	// Windows end (exclusive) at or before closeTime are closed.
-	closeTime := max(p.ctx.StreamTime(), ts) - p.grace
+	closeTime := observeTime(&p.observed, ts, p.ctx.StreamTime()) - p.grace
 	start := max(0, ts-p.size+p.advance) / p.advance * p.advance
 	for ; start <= ts; start += p.advance {
 		end := satAdd(start, p.size)
@@ -211,6 +221,12 @@ func (p *windowAggProc[K, V, A]) Process(r processor.Record[K, V]) error {
 		old, ok, err := p.s.Get(r.Key, start)
 		if err != nil {
 			return err
+		}
+		if p.reduce && !ok && r.Null.Value() {
+			if err := p.emptyWindow(r, start, end); err != nil {
+				return err
+			}
+			continue
 		}
 		agg := p.add(r.Key, r.Value, old.Value, !ok)
 		newTS := ts
@@ -318,4 +334,30 @@ func windowedPartitioner[K, V any](ks serde.Serde[K]) func(topic string, key K, 
 		}
 		return int32(keyHash.Partition(&kgo.Record{Key: b}, int(n)))
 	}
+}
+
+// emptyWindow handles a null value that would start a window of a reduce:
+// Kafka's store put of the null aggregate deletes nothing and its tuple
+// forwarder sends Change(null, null) downstream (a tombstone for the
+// windowed key), uncached; a cached store has nothing to flush for it.
+func (p *windowAggProc[K, V, A]) emptyWindow(r processor.Record[K, V], start, end int64) error {
+	if err := p.s.Delete(r.Key, start); err != nil {
+		return err
+	}
+	if p.cached {
+		return nil
+	}
+	return p.ctx.Forward(processor.Record[Windowed[K], Change[A]]{
+		Key: Windowed[K]{Key: r.Key, Start: start, End: end}, Timestamp: r.Timestamp, Headers: r.Headers,
+	})
+}
+
+// observeTime advances a windowed processor's observed stream time with a
+// record's timestamp and returns it. It never exceeds the task's stream
+// time, which it always trails while records are processed: after an
+// exactly-once abort resets the task to its last commit, the processor's
+// time goes back with it instead of keeping the aborted records' time.
+func observeTime(observed *int64, ts, streamTime int64) int64 {
+	*observed = min(max(*observed, ts), max(streamTime, ts))
+	return *observed
 }
