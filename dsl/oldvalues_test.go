@@ -439,3 +439,35 @@ func TestGroupTableByKeepsKey(t *testing.T) {
 		}
 	})
 }
+
+// TestUnmaterializedTableForwardsEveryUpdate follows KTableSourceTest#
+// testKTable: a table from a topic or a stream without StoreName, that
+// nothing reads, has no store, so no cache merges its updates: every
+// update and every tombstone is forwarded at once, without old values,
+// even with a cache and no commit (Kafka's KTableSource without
+// queryableName forwards Change(value, null) for each record). A second A
+// before any commit shows that nothing merged it with the first.
+func TestUnmaterializedTableForwardsEveryUpdate(t *testing.T) {
+	b := dsl.NewBuilder()
+	table1 := dsl.NewTable(b, "topic1", serde.String(), serde.String())
+	table2 := dsl.NewStream(b, []string{"topic2"}, serde.String(), serde.String()).ToTable()
+	top, err := b.Build()
+	must(t, err)
+	var logs [2]*[]string
+	for i, node := range []string{table1.Name(), table2.Name()} {
+		log := new([]string)
+		logs[i] = log
+		must(t, processor.AddProcessor(top, "proc"+strconv.Itoa(i+1), func() processor.Processor[string, dsl.Change[string], string, string] {
+			return changeRecorder[string]{got: log}
+		}, node))
+	}
+	d, err := streamstest.New(top, streamstest.Config{ManualCommit: true})
+	must(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	pipeStrings(t, streamstest.NewInputTopic(d, "topic1", serde.String(), serde.String()),
+		"A=1@10", "B=2@11", "C=3@12", "D=4@13", "A=5@14", "A=null@14", "B=null@15")
+	checkAndClear(t, "table1", logs[0], "A:(1<-null)@10", "B:(2<-null)@11", "C:(3<-null)@12", "D:(4<-null)@13",
+		"A:(5<-null)@14", "A:(null<-null)@14", "B:(null<-null)@15")
+	pipeStrings(t, streamstest.NewInputTopic(d, "topic2", serde.String(), serde.String()), "A=1@10", "A=2@11")
+	checkAndClear(t, "table2", logs[1], "A:(1<-null)@10", "A:(2<-null)@11")
+}
