@@ -97,7 +97,9 @@ func (t Table[K, V]) StoreName() string { return t.store }
 // Streams' Consumed.as), StoreName, InMemory, Caching,
 // WithTimestampExtractor, WithOffsetReset.
 //
-// Tombstones: a record whose value is null (nil bytes) deletes its key. The
+// A record with a null key is dropped (Context.Dropped, "null-key"), as
+// Kafka Streams' KTableSource drops it. Tombstones: a record whose value is
+// null (nil bytes) deletes its key. The
 // source reads values as raw bytes and the KTABLE-SOURCE node deserializes
 // them with valueSerde itself, so it can tell null from a value that
 // deserializes to V's zero value (for example an empty string); a value it
@@ -155,6 +157,10 @@ func (p *tableSourceProc[K, V]) Init(ctx processor.Context[K, Change[V]]) error 
 }
 
 func (p *tableSourceProc[K, V]) Process(r processor.Record[K, []byte]) error {
+	if r.Null.Key() {
+		p.ctx.Dropped("null-key")
+		return nil
+	}
 	if r.Value == nil {
 		return p.w.deleteSource(r.Key, r.Timestamp, r.Headers)
 	}
@@ -173,9 +179,12 @@ func (p *tableSourceProc[K, V]) Close() error { return nil }
 // KSTREAM-TOTABLE-STATE-STORE-<index>, which takes its index either way)
 // only if it is materialized, as for NewTable. It needs the stream's
 // serdes. Options:
-// Named, StoreName, InMemory, Caching, Logging. A stream cannot express a
-// null value, so ToTable never deletes. Old values are sent as for
-// NewTable (Kafka Streams' toTable is a KTableSource too).
+// Named, StoreName, InMemory, Caching, Logging. Nulls are as for NewTable
+// (Kafka Streams' toTable is a KTableSource too): a record with a null key
+// (processor.NullKey) is dropped, one with a null value (NullValue, a
+// tombstone from a source or dsl.ToStream) deletes its key, and the
+// deletion goes downstream even of a key the table did not have unless
+// the store is cached. Old values are sent as for NewTable.
 func (s Stream[K, V]) ToTable(opts ...Option) Table[K, V] {
 	b := s.b
 	o := b.collect("ToTable", opts, optNamed|optStore)
@@ -198,14 +207,25 @@ func (s Stream[K, V]) ToTable(opts ...Option) Table[K, V] {
 type toTableProc[K, V any] struct {
 	store string
 	tn    *tableNode
+	ctx   processor.Context[K, Change[V]]
 	w     sourceWriter[K, V]
 }
 
 func (p *toTableProc[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
-	return p.w.openSource(ctx, p.store, p.tn, false)
+	p.ctx = ctx
+	return p.w.openSource(ctx, p.store, p.tn, true)
 }
 
+// Process is KTableSource's, which Kafka Streams' toTable uses: a null key
+// is dropped, a null value deletes the key.
 func (p *toTableProc[K, V]) Process(r processor.Record[K, V]) error {
+	switch {
+	case r.Null.Key():
+		p.ctx.Dropped("null-key")
+		return nil
+	case r.Null.Value():
+		return p.w.deleteSource(r.Key, r.Timestamp, r.Headers)
+	}
 	return p.w.replaceSource(r.Key, r.Value, r.Timestamp, r.Headers)
 }
 

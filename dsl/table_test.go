@@ -46,6 +46,13 @@ func runTable(t *testing.T, b *dsl.Builder, cfg streamstest.Config, ops []op) ([
 	if cfg.ManualCommit {
 		must(t, d.Commit())
 	}
+	return readOut(t, d, false), d
+}
+
+// readOut reads topic "out" as "key=value", or "key=value@ts" if withTS,
+// a tombstone's value as <nil>.
+func readOut(t *testing.T, d *streamstest.Driver, withTS bool) []string {
+	t.Helper()
 	recs, err := streamstest.NewOutputTopic(d, "out", serde.String(), serde.String()).ReadRecords()
 	must(t, err)
 	var got []string
@@ -54,9 +61,12 @@ func runTable(t *testing.T, b *dsl.Builder, cfg streamstest.Config, ops []op) ([
 		if r.Tombstone {
 			v = "<nil>"
 		}
+		if withTS {
+			v += "@" + strconv.FormatInt(r.Timestamp, 10)
+		}
 		got = append(got, r.Key+"="+v)
 	}
-	return got, d
+	return got
 }
 
 // changes writes a table's changes to "out" as "new/old" with "-" for an
