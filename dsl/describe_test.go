@@ -213,6 +213,23 @@ var kafkaDescribeCases = []struct {
 		dsl.ToStream(s.ToTable(dsl.StoreName("first"))).To("out")
 		dsl.ToStream(s.ToTable(dsl.Named("tt"), dsl.StoreName("tts"))).To("out")
 	}},
+	// Tables without StoreName have no store unless a join or a
+	// regrouping needs one (TopologyTest kTableNonMaterialized*).
+	{"table_unmaterialized", func(b *dsl.Builder) {
+		dsl.ToStream(dsl.NewTable(b, "t", serde.String(), serde.String())).To("out")
+		s := source(b)
+		dsl.ToStream(s.ToTable()).To("out")
+		dsl.ToStream(s.ToTable(dsl.Named("tt"))).To("out")
+		t2 := dsl.NewTable(b, "t2", serde.String(), serde.String())
+		dsl.ToStream(dsl.MapTableValues(t2.Filter(keep), func(_, v string) string { return v })).
+			WithSerdes(serde.String(), dsl.NullableSerde(serde.String())).To("out")
+	}},
+	{"table_join_materializes", func(b *dsl.Builder) {
+		t := dsl.NewTable(b, "t", serde.String(), serde.String())
+		dsl.Join(source(b), t, func(_, v, _ string) string { return v }).To("out")
+		u := dsl.NewStream(b, []string{"in2"}, serde.String(), serde.String()).ToTable()
+		dsl.Join(dsl.NewStream(b, []string{"in3"}, serde.String(), serde.String()), u.Filter(keep), func(_, v, _ string) string { return v }).To("out")
+	}},
 	{"table_ops", func(b *dsl.Builder) {
 		t := dsl.NewTable(b, "t", serde.String(), serde.String(), dsl.StoreName("s"))
 		dsl.ToStream(dsl.MapTableValues(t.Filter(keep).FilterNot(drop), func(_, v string) string { return v })).

@@ -2,6 +2,7 @@ package dsl_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +247,66 @@ func TestNullableSerde(t *testing.T) {
 		if back != c.v {
 			t.Errorf("round trip of %v: %v", c.v, back)
 		}
+	}
+}
+
+// TestTableSourcesDropNullKeys follows KTableSourceTest#
+// kTableShouldLogAndMeterOnSkippedRecords: a table source drops a record
+// with a null key and counts it as a dropped record ("null-key"), whether
+// the table reads a topic (NewTable) or a stream (ToTable: Kafka Streams'
+// KStreamImpl#toTable adds a KTableSource, which skips null keys).
+func TestTableSourcesDropNullKeys(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		t.Run(fmt.Sprintf("materialized=%v", named), func(t *testing.T) {
+			var o1, o2 []dsl.Option
+			if named {
+				o1, o2 = []dsl.Option{dsl.StoreName("s1"), dsl.Caching(false)}, []dsl.Option{dsl.StoreName("s2"), dsl.Caching(false)}
+			}
+			b := dsl.NewBuilder()
+			dsl.ToStream(dsl.NewTable(b, "topic", serde.String(), serde.String(), o1...)).To("out")
+			dsl.ToStream(source(b).ToTable(o2...)).To("out")
+			d := buildDriver(t, b, streamstest.Config{})
+			for _, topic := range []string{"topic", "in"} {
+				must(t, streamstest.NewInputTopic(d, topic, serde.String(), serde.String()).PipeRaw(nil, []byte("value"), nil, 0))
+			}
+			recs, err := streamstest.NewOutputTopic(d, "out", serde.String(), serde.String()).ReadRecords()
+			must(t, err)
+			if len(recs) != 0 {
+				t.Errorf("null keys forwarded: %+v", recs)
+			}
+			if n := d.DroppedRecords()["null-key"]; n != 2 {
+				t.Errorf("%d records dropped for a null key, want 2", n)
+			}
+		})
+	}
+}
+
+// TestToTableNullValueDeletes: a null value in the stream deletes its key
+// from ToTable's table, and the deletion goes downstream as a tombstone, as
+// Kafka Streams' toTable does with its KTableSource (KTableSourceTest#
+// testKTable: A and B deleted, forwarded as (A, null) and (B, null));
+// materialized, the store loses the key.
+func TestToTableNullValueDeletes(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		t.Run(fmt.Sprintf("materialized=%v", named), func(t *testing.T) {
+			var opts []dsl.Option
+			if named {
+				opts = []dsl.Option{dsl.StoreName("s"), dsl.Caching(false)}
+			}
+			b := dsl.NewBuilder()
+			dsl.ToStream(source(b).ToTable(opts...)).To("out")
+			d := buildDriver(t, b, streamstest.Config{})
+			pipeStrings(t, streamstest.NewInputTopic(d, "in", serde.String(), serde.String()), "A=1@10", "B=2@11", "A=null@14", "B=null@15")
+			got := readOut(t, d, true)
+			want := []string{"A=1@10", "B=2@11", "A=<nil>@14", "B=<nil>@15"}
+			if !slices.Equal(got, want) {
+				t.Errorf("got %q, want %q", got, want)
+			}
+			if named {
+				if got := storeGet[string](t, d, "s", "A"); got != "absent" {
+					t.Errorf("A deleted by a null value is %s in the store", got)
+				}
+			}
+		})
 	}
 }

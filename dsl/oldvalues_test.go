@@ -439,3 +439,79 @@ func TestGroupTableByKeepsKey(t *testing.T) {
 		}
 	})
 }
+
+// TestUnmaterializedTableForwardsEveryUpdate follows KTableSourceTest#
+// testKTable: a table from a topic or a stream without StoreName, that
+// nothing reads, has no store, so no cache merges its updates: every
+// update and every tombstone is forwarded at once, without old values,
+// even with a cache and no commit (Kafka's KTableSource without
+// queryableName forwards Change(value, null) for each record). A second A
+// before any commit shows that nothing merged it with the first.
+func TestUnmaterializedTableForwardsEveryUpdate(t *testing.T) {
+	b := dsl.NewBuilder()
+	table1 := dsl.NewTable(b, "topic1", serde.String(), serde.String())
+	table2 := dsl.NewStream(b, []string{"topic2"}, serde.String(), serde.String()).ToTable()
+	top, err := b.Build()
+	must(t, err)
+	var logs [2]*[]string
+	for i, node := range []string{table1.Name(), table2.Name()} {
+		log := new([]string)
+		logs[i] = log
+		must(t, processor.AddProcessor(top, "proc"+strconv.Itoa(i+1), func() processor.Processor[string, dsl.Change[string], string, string] {
+			return changeRecorder[string]{got: log}
+		}, node))
+	}
+	d, err := streamstest.New(top, streamstest.Config{ManualCommit: true})
+	must(t, err)
+	t.Cleanup(func() { _ = d.Close() })
+	pipeStrings(t, streamstest.NewInputTopic(d, "topic1", serde.String(), serde.String()),
+		"A=1@10", "B=2@11", "C=3@12", "D=4@13", "A=5@14", "A=null@14", "B=null@15")
+	checkAndClear(t, "table1", logs[0], "A:(1<-null)@10", "B:(2<-null)@11", "C:(3<-null)@12", "D:(4<-null)@13",
+		"A:(5<-null)@14", "A:(null<-null)@14", "B:(null<-null)@15")
+	pipeStrings(t, streamstest.NewInputTopic(d, "topic2", serde.String(), serde.String()), "A=1@10", "A=2@11")
+	checkAndClear(t, "table2", logs[1], "A:(1<-null)@10", "A:(2<-null)@11")
+}
+
+// TestToTableForwardsEveryTombstone: ToTable, a KTableSource in Kafka
+// Streams as NewTable is, forwards the deletion of a key it never had as
+// (null<-null) when its store is not cached or it has none, with old
+// values or without (KTableSource#process forwards whatever
+// KeyValueStoreWrapper#put answers, PUT_RETURN_CODE_IS_LATEST for every
+// put into a timestamped store; KTableSourceTest#testKTable forwards (A,
+// null) from an unmaterialized table); a cached store forwards no deletion
+// of a key it did not have (CachingKeyValueStore forwards only when the new
+// or the old value is not null).
+func TestToTableForwardsEveryTombstone(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    []dsl.Option
+		sendOld bool
+		want    []string
+	}{
+		{"unmaterialized", nil, false, []string{"zz:(null<-null)@1"}},
+		{"uncached", []dsl.Option{dsl.StoreName("s"), dsl.Caching(false)}, false, []string{"zz:(null<-null)@1"}},
+		{"uncached-sendOld", []dsl.Option{dsl.StoreName("s"), dsl.Caching(false)}, true, []string{"zz:(null<-null)@1"}},
+		{"cached", []dsl.Option{dsl.StoreName("s")}, false, nil},
+		{"cached-sendOld", []dsl.Option{dsl.StoreName("s")}, true, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := dsl.NewBuilder()
+			table := source(b).ToTable(tc.opts...)
+			if tc.sendOld {
+				dsl.ChangeStream(table)
+			}
+			d, logs := recordChanges[string](t, b, table.Name())
+			in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+			pipeStrings(t, in, "zz=null@1")
+			must(t, d.Commit())
+			checkAndClear(t, "table", logs[0], tc.want...)
+			// The deletion of a key the table has is forwarded in every
+			// case, cached too.
+			pipeStrings(t, in, "A=1@2")
+			must(t, d.Commit())
+			pipeStrings(t, in, "A=null@3")
+			must(t, d.Commit())
+			checkAndClear(t, "table", logs[0], "A:(1<-null)@2", "A:(null<-"+oldOr(tc.sendOld, "1")+")@3")
+		})
+	}
+}

@@ -69,7 +69,7 @@ type windowInfo struct {
 // KTableSource#materialize does.
 func sourceView[K, V any](tn *tableNode, store string) func() tableView[K, V] {
 	return func() tableView[K, V] {
-		tn.queryable = true
+		tn.materialize()
 		return storeView[K, V](store)
 	}
 }
@@ -78,19 +78,28 @@ func sourceView[K, V any](tn *tableNode, store string) func() tableView[K, V] {
 func (t Table[K, V]) Name() string { return t.node }
 
 // StoreName is the name of the store the table is materialized in, or ""
-// for a table computed from another (Filter, MapValues).
+// for a table computed from another (Filter, MapValues). A source table
+// (NewTable, ToTable) that nothing materializes reports the name its
+// store would have, and has no store.
 func (t Table[K, V]) StoreName() string { return t.store }
 
-// NewTable reads topic as a table, materialized in a timestamped key-value
-// store (StoreName; default "<topic>-STATE-STORE-0000000000"). The topic
-// itself is the store's changelog: nothing is logged, and after a move or a
+// NewTable reads topic as a table. As in Kafka Streams, the table has a
+// store only if it is materialized: its store is named with StoreName, or a
+// join or an operation that needs old values (GroupTableBy, suppression,
+// ChangeStream) reads it; the store's generated name
+// ("<topic>-STATE-STORE-<index>") takes its index either way. Without a
+// store, the table forwards every update and tombstone as it comes, with no
+// old value and no cache. A store is a timestamped key-value store whose
+// changelog is the topic itself: nothing is logged, and after a move or a
 // lost state directory the store is restored from the topic up to the
 // committed offset (so Logging does not apply). Options: Named (the
 // KTABLE-SOURCE node; the source node is then <name>-source, as with Kafka
 // Streams' Consumed.as), StoreName, InMemory, Caching,
 // WithTimestampExtractor, WithOffsetReset.
 //
-// Tombstones: a record whose value is null (nil bytes) deletes its key. The
+// A record with a null key is dropped (Context.Dropped, "null-key"), as
+// Kafka Streams' KTableSource drops it. Tombstones: a record whose value is
+// null (nil bytes) deletes its key. The
 // source reads values as raw bytes and the KTABLE-SOURCE node deserializes
 // them with valueSerde itself, so it can tell null from a value that
 // deserializes to V's zero value (for example an empty string); a value it
@@ -120,14 +129,17 @@ func NewTable[K, V any](b *Builder, topic string, keySerde serde.Serde[K], value
 		b.fail(fmt.Errorf("%w: NewTable %s: a key serde and a value serde are required", ErrNoSerde, topic))
 		return Table[K, V]{b: b, node: name}
 	}
-	tn := sourceNode(o.storeName != "")
+	var tn *tableNode
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, []byte, K, Change[V]] {
 		return &tableSourceProc[K, V]{node: name, store: store, values: valueSerde, tn: tn}
 	}, src))
-	// The topic itself is the store's changelog (Kafka Streams' source-topic
-	// optimization): nothing is logged, and the store is restored from it.
-	storeOpts := append(o.storeOpts(), statestore.SourceTopic(topic))
-	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, keySerde, valueSerde, storeOpts...), name))
+	tn = sourceNode(o.storeName != "", func() {
+		// The topic itself is the store's changelog (Kafka Streams'
+		// source-topic optimization): nothing is logged, and the store is
+		// restored from it.
+		storeOpts := append(o.storeOpts(), statestore.SourceTopic(topic))
+		b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, keySerde, valueSerde, storeOpts...), name))
+	})
 	return Table[K, V]{b: b, node: name, store: store, keySerde: keySerde, valueSerde: valueSerde, tn: tn, view: sourceView[K, V](tn, store)}
 }
 
@@ -136,34 +148,43 @@ type tableSourceProc[K, V any] struct {
 	values      serde.Serde[V]
 	tn          *tableNode
 	ctx         processor.Context[K, Change[V]]
-	w           tableWriter[K, V]
+	w           sourceWriter[K, V]
 }
 
 func (p *tableSourceProc[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
 	p.ctx = ctx
-	return p.w.open(ctx, p.store, p.tn.sendsOld(), true)
+	return p.w.openSource(ctx, p.store, p.tn, true)
 }
 
 func (p *tableSourceProc[K, V]) Process(r processor.Record[K, []byte]) error {
+	if r.Null.Key() {
+		p.ctx.Dropped("null-key")
+		return nil
+	}
 	if r.Value == nil {
-		return p.w.delete(r.Key, r.Timestamp, r.Headers)
+		return p.w.deleteSource(r.Key, r.Timestamp, r.Headers)
 	}
 	md, _ := p.ctx.RecordMetadata()
 	v, err := p.values.Deserialize(md.Topic, r.Value)
 	if err != nil {
 		return &processor.DeserializationError{Node: p.node, Topic: md.Topic, Partition: md.Partition, Offset: md.Offset, Err: err}
 	}
-	return p.w.replace(r.Key, v, r.Timestamp, r.Headers)
+	return p.w.replaceSource(r.Key, v, r.Timestamp, r.Headers)
 }
 
 func (p *tableSourceProc[K, V]) Close() error { return nil }
 
 // ToTable turns the stream into a table: each record becomes the latest
-// value of its key, materialized in a store (StoreName; default
-// KSTREAM-TOTABLE-STATE-STORE-...). It needs the stream's serdes. Options:
-// Named, StoreName, InMemory, Caching, Logging. A stream cannot express a
-// null value, so ToTable never deletes. Old values are sent as for
-// NewTable (Kafka Streams' toTable is a KTableSource too).
+// value of its key. The table has a store (StoreName; default
+// KSTREAM-TOTABLE-STATE-STORE-<index>, which takes its index either way)
+// only if it is materialized, as for NewTable. It needs the stream's
+// serdes. Options:
+// Named, StoreName, InMemory, Caching, Logging. Nulls are as for NewTable
+// (Kafka Streams' toTable is a KTableSource too): a record with a null key
+// (processor.NullKey) is dropped, one with a null value (NullValue, a
+// tombstone from a source or dsl.ToStream) deletes its key, and the
+// deletion goes downstream even of a key the table did not have unless
+// the store is cached. Old values are sent as for NewTable.
 func (s Stream[K, V]) ToTable(opts ...Option) Table[K, V] {
 	b := s.b
 	o := b.collect("ToTable", opts, optNamed|optStore)
@@ -173,26 +194,70 @@ func (s Stream[K, V]) ToTable(opts ...Option) Table[K, V] {
 		b.fail(fmt.Errorf("%w: ToTable %s: store %s needs the stream's serdes; give them with WithSerdes", ErrNoSerde, name, store))
 		return Table[K, V]{b: b, node: name}
 	}
-	tn := sourceNode(o.storeName != "")
+	var tn *tableNode
 	b.check(processor.AddProcessor(b.top, name, func() processor.Processor[K, V, K, Change[V]] {
 		return &toTableProc[K, V]{store: store, tn: tn}
 	}, s.node))
-	b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, s.keySerde, s.valueSerde, o.storeOpts()...), name))
+	tn = sourceNode(o.storeName != "", func() {
+		b.check(b.top.AddStateStore(statestore.TimestampedKeyValue(store, s.keySerde, s.valueSerde, o.storeOpts()...), name))
+	})
 	return Table[K, V]{b: b, node: name, store: store, keySerde: s.keySerde, valueSerde: s.valueSerde, tn: tn, view: sourceView[K, V](tn, store)}
 }
 
 type toTableProc[K, V any] struct {
 	store string
 	tn    *tableNode
-	w     tableWriter[K, V]
+	ctx   processor.Context[K, Change[V]]
+	w     sourceWriter[K, V]
 }
 
 func (p *toTableProc[K, V]) Init(ctx processor.Context[K, Change[V]]) error {
-	return p.w.open(ctx, p.store, p.tn.sendsOld(), false)
+	p.ctx = ctx
+	return p.w.openSource(ctx, p.store, p.tn, true)
 }
 
+// Process is KTableSource's, which Kafka Streams' toTable uses: a null key
+// is dropped, a null value deletes the key.
 func (p *toTableProc[K, V]) Process(r processor.Record[K, V]) error {
-	return p.w.replace(r.Key, r.Value, r.Timestamp, r.Headers)
+	switch {
+	case r.Null.Key():
+		p.ctx.Dropped("null-key")
+		return nil
+	case r.Null.Value():
+		return p.w.deleteSource(r.Key, r.Timestamp, r.Headers)
+	}
+	return p.w.replaceSource(r.Key, r.Value, r.Timestamp, r.Headers)
+}
+
+// sourceWriter writes a source table (NewTable, ToTable): to its store
+// through a tableWriter if the table is materialized, else straight
+// downstream, every update as it comes with no old value, as Kafka
+// Streams' KTableSource does without a store.
+type sourceWriter[K, V any] struct {
+	tableWriter[K, V]
+	unmaterialized bool
+}
+
+func (w *sourceWriter[K, V]) openSource(ctx processor.Context[K, Change[V]], store string, tn *tableNode, deletes bool) error {
+	if !tn.materialized() {
+		w.ctx, w.unmaterialized = ctx, true
+		return nil
+	}
+	return w.open(ctx, store, tn.sendsOld(), deletes)
+}
+
+func (w *sourceWriter[K, V]) replaceSource(k K, v V, ts int64, headers []processor.Header) error {
+	if w.unmaterialized {
+		return w.ctx.Forward(processor.Record[K, Change[V]]{Key: k, Timestamp: ts, Headers: headers, Value: Change[V]{New: v, HasNew: true}})
+	}
+	return w.replace(k, v, ts, headers)
+}
+
+func (w *sourceWriter[K, V]) deleteSource(k K, ts int64, headers []processor.Header) error {
+	if w.unmaterialized {
+		return w.ctx.Forward(processor.Record[K, Change[V]]{Key: k, Timestamp: ts, Headers: headers})
+	}
+	return w.delete(k, ts, headers)
 }
 
 func (p *toTableProc[K, V]) Close() error { return nil }

@@ -23,10 +23,15 @@ type tableNode struct {
 	sendOld bool
 	// queryable is, for tableSource, Kafka Streams' materialized(): the
 	// user named the store (StoreName), or a join or a forced request for
-	// old values made the table's store part of its contract. Sluice keeps
-	// a store for every source table; a table that is not queryable only
-	// declines an unforced request for old values, as Kafka's does.
+	// old values made the table's store part of its contract. Only then
+	// does the table have a store (added by materialize); without one it
+	// forwards every update as it comes, with no old value, and declines
+	// an unforced request for old values, as Kafka's KTableSource does.
 	queryable bool
+	// addStore adds a source table's store to the topology, once, when it
+	// becomes queryable (KTableSource#materialize; TableSourceNode adds
+	// the store only of a materialized table).
+	addStore func()
 }
 
 type tableKind uint8
@@ -37,9 +42,30 @@ const (
 	tableDerived                    // Filter, MapTableValues, suppression: computed from parent
 )
 
-func sourceNode(queryable bool) *tableNode {
-	return &tableNode{kind: tableSource, queryable: queryable}
+// sourceNode is the node of a source table whose store addStore adds to
+// the topology; a table whose store is named is materialized at once.
+func sourceNode(named bool, addStore func()) *tableNode {
+	n := &tableNode{kind: tableSource, addStore: addStore}
+	if named {
+		n.materialize()
+	}
+	return n
 }
+
+// materialize makes a source table queryable and adds its store, once.
+func (n *tableNode) materialize() {
+	if n.queryable {
+		return
+	}
+	n.queryable = true
+	if n.addStore != nil {
+		n.addStore()
+	}
+}
+
+// materialized reports whether a source table has a store. Processors
+// call it in Init, after Build.
+func (n *tableNode) materialized() bool { return n != nil && n.queryable }
 
 func aggregateNode() *tableNode { return &tableNode{kind: tableAggregate} }
 
@@ -61,7 +87,8 @@ func (n *tableNode) enableSendingOldValues(force bool) bool {
 			if !force && !n.queryable {
 				return false
 			}
-			n.queryable, n.sendOld = true, true
+			n.materialize()
+			n.sendOld = true
 		}
 		return true
 	case tableAggregate:

@@ -112,6 +112,21 @@ public class Describe {
       s.toTable(Materialized.as("first")).toStream().to("out");
       s.toTable(Named.as("tt"), Materialized.as("tts")).toStream().to("out");
     });
+    // Tables without Materialized: no store unless a join or a regrouping
+    // needs one (TopologyTest kTableNonMaterialized*).
+    c("table_unmaterialized", b -> {
+      b.table("t").toStream().to("out");
+      KStream<String, String> s = b.stream("in");
+      s.toTable().toStream().to("out");
+      s.toTable(Named.as("tt")).toStream().to("out");
+      b.<String, String>table("t2").filter((k, v) -> true).mapValues(v -> v).toStream().to("out");
+    });
+    c("table_join_materializes", b -> {
+      KTable<String, String> t = b.table("t");
+      b.<String, String>stream("in").join(t, (v, tv) -> v).to("out");
+      KTable<String, String> u = b.<String, String>stream("in2").toTable();
+      b.<String, String>stream("in3").join(u.filter((k, v) -> true), (v, tv) -> v).to("out");
+    });
     c("table_ops", b -> {
       KTable<String, String> t = b.table("t", Materialized.as("s"));
       t.filter((k, v) -> true).filterNot((k, v) -> false).mapValues(v -> v).toStream().to("out");
