@@ -116,4 +116,10 @@ func TestKnownDiffs(t *testing.T) {
 	if len(stale) != 1 || stale[0].line != 3 {
 		t.Errorf("stale entries %v, want line 3 only", stale)
 	}
+	// The run's closing list names each entry that matched, with its
+	// number of failing checks.
+	seen := seenKnown(known)
+	if len(seen) != 2 || seen[0].line != 1 || seen[0].hits != 1 || seen[1].line != 2 || seen[1].hits != 1 {
+		t.Errorf("seen entries %v, want lines 1 and 2 with one failing check each", seen)
+	}
 }

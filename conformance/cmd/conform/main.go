@@ -157,7 +157,7 @@ func run(o options) (bool, error) {
 		}
 	}
 	stale := applyKnown(results, known)
-	ok := report(o, results, stale, time.Since(t0))
+	ok := report(o, results, known, stale, time.Since(t0))
 	return ok, nil
 }
 

@@ -36,6 +36,7 @@ type knownDiff struct {
 	note   string
 	line   int
 	used   bool // matched a failing check
+	hits   int  // failing checks it matched
 	ran    bool // matched a result (its case ran under its guarantee and shape)
 }
 
@@ -116,6 +117,7 @@ func applyKnown(results []*result, known []*knownDiff) []*knownDiff {
 				if k.matches(r, *c) {
 					c.Known = k.note
 					k.used = true
+					k.hits++
 					break
 				}
 			}
@@ -138,7 +140,7 @@ func applyKnown(results []*result, known []*knownDiff) []*knownDiff {
 
 // report prints the differences, writes the markdown and JSON results and
 // returns whether no result failed.
-func report(o options, results []*result, stale []*knownDiff, took time.Duration) bool {
+func report(o options, results []*result, known, stale []*knownDiff, took time.Duration) bool {
 	sort.SliceStable(results, func(i, j int) bool {
 		a, b := results[i], results[j]
 		if a.Case != b.Case {
@@ -193,6 +195,13 @@ func report(o options, results []*result, stale []*knownDiff, took time.Duration
 		}
 	}
 	fmt.Fprintf(&md, "\n%d PASS, %d KNOWN-DIFF, %d FAIL.\n", counts["PASS"], counts["KNOWN-DIFF"], counts["FAIL"])
+	seen := seenKnown(known)
+	if len(seen) > 0 {
+		md.WriteString("\nKnown differences seen in this run (known-diffs.txt; README.md says what each is):\n\n| known difference | failing checks |\n|---|---|\n")
+		for _, k := range seen {
+			fmt.Fprintf(&md, "| %s | %d |\n", mdCell(strings.Join(k.fields, " ")+" # "+k.note), k.hits)
+		}
+	}
 	if len(stale) > 0 {
 		md.WriteString("\nKnown differences not seen in this run (fixed: remove them from known-diffs.txt):\n\n")
 		for _, k := range stale {
@@ -228,6 +237,13 @@ func report(o options, results []*result, stale []*knownDiff, took time.Duration
 			fmt.Println("conform:", err)
 		}
 	}
+	if len(seen) > 0 {
+		fmt.Printf("\n*** %d KNOWN DIFFERENCES FROM JAVA KAFKA STREAMS (listed in %s, so not failures; each still to fix):\n", len(seen), o.known)
+		for _, k := range seen {
+			fmt.Printf("***   KNOWN-DIFF %-40s %d failing checks: %s\n", strings.Join(k.fields, " "), k.hits, k.note)
+		}
+		fmt.Println()
+	}
 	for _, k := range stale {
 		fmt.Printf("KNOWN-DIFF NOT SEEN (fixed? remove it from %s): %s\n", o.known, k)
 	}
@@ -239,4 +255,16 @@ func report(o options, results []*result, stale []*knownDiff, took time.Duration
 func mdCell(s string) string {
 	s = strings.ReplaceAll(s, "|", "\\|")
 	return strings.ReplaceAll(s, "\n", " ")
+}
+
+// seenKnown returns the known-diffs entries that matched a failing check,
+// in file order.
+func seenKnown(known []*knownDiff) []*knownDiff {
+	var out []*knownDiff
+	for _, k := range known {
+		if k.hits > 0 {
+			out = append(out, k)
+		}
+	}
+	return out
 }

@@ -180,6 +180,7 @@ func (r *runner) batch(ctx context.Context, shape string, cs []cases.Case) []*re
 	}
 	wg.Wait()
 	outs, readErr := r.b.readAll(ctx, outTopics)
+	r.dumpRecords(shape, cs, records, pairs, outs)
 	var results []*result
 	for _, p := range pairs {
 		res := &result{Case: p.c.Name, Guarantee: p.guarantee, Shape: shape}
@@ -368,6 +369,34 @@ func javaConsistency(pairs []*pair, results []*result, outs map[string][]outReco
 		}
 		for _, i := range idx {
 			results[i].add("java-consistency", diffs)
+		}
+	}
+}
+
+// dumpRecords writes every input and output record of the batch to text
+// files in the run's directory (<case>-<shape>-in<i>.txt and
+// <application id>-out<i>.txt, one record a line: partition, offset, key,
+// value, timestamp relative to the run's base), to look into a difference.
+func (r *runner) dumpRecords(shape string, cs []cases.Case, records map[string][][]cases.Record, pairs []*pair, outs map[string][]outRecord) {
+	for _, c := range cs {
+		for i, recs := range records[c.Name] {
+			o := cases.Output{}
+			var sb strings.Builder
+			for off, rec := range recs {
+				fmt.Fprintf(&sb, "%d %s\n", off, fmtRec(o, outRecord{Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}))
+			}
+			_ = os.WriteFile(filepath.Join(r.dir, fmt.Sprintf("%s-%s-in%d.txt", c.Name, shape, i)), []byte(sb.String()), 0o644)
+		}
+	}
+	for _, p := range pairs {
+		for _, a := range []*app{p.java, p.sluice} {
+			for i, o := range p.c.Outputs {
+				var sb strings.Builder
+				for _, rec := range outs[a.outputs[i]] {
+					fmt.Fprintf(&sb, "p%d %d %s\n", rec.Partition, rec.Offset, fmtRec(o, rec))
+				}
+				_ = os.WriteFile(filepath.Join(r.dir, fmt.Sprintf("%s-out%d.txt", a.id, i)), []byte(sb.String()), 0o644)
+			}
 		}
 	}
 }
