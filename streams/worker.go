@@ -980,8 +980,9 @@ const lagProbeInterval = 200 * time.Millisecond
 // tail) without telling, so the lag it left would never reach 0.
 const stalledLagTimeout = 10 * time.Second
 
-// probeLags lists the end offsets of the input partitions that block a task
-// because nothing is buffered for them and their lag is unknown. Kafka's
+// probeLags lists the end and start offsets of the input partitions that
+// block a task because nothing is buffered for them and their lag is unknown
+// (or known but not shrinking: see task.Active.WaitingForLag). Kafka's
 // consumer learns them from every fetch response, even an empty one; kgo
 // hands a fetch to the caller only when it has records or errors, so a
 // partition that is empty on the broker would otherwise never get a known
@@ -1035,12 +1036,23 @@ func (w *worker) probeLags() {
 		w.log.Debug("listing end offsets of partitions a task waits on", "err", err)
 		return
 	}
-	// Positions the reset policies would pick, for partitions not started.
+	// Positions the reset policies would pick, for partitions not started,
+	// and the log starts, for partitions started below them.
 	starts, _ := w.app.adm.ListStartOffsets(ctx, topics...)
 	after := map[time.Duration]kadm.ListedOffsets{}
 	for _, n := range need {
 		e, ok := ends.Lookup(n.tp.Topic, n.tp.Partition)
 		if !ok || e.Err != nil {
+			continue
+		}
+		if n.t.Position(n.tp.Topic, n.tp.Partition) >= 0 {
+			// A known position below the log start is raised to it:
+			// nothing below it can be fetched any more.
+			pos := int64(-1)
+			if s, ok := starts.Lookup(n.tp.Topic, n.tp.Partition); ok && s.Err == nil {
+				pos = s.Offset
+			}
+			n.t.SetEndOffset(n.tp.Topic, n.tp.Partition, e.Offset, pos)
 			continue
 		}
 		pos := int64(-1)

@@ -353,21 +353,51 @@ func (a *Active) readyToProcess() bool {
 // enforced-processing-total).
 func (a *Active) EnforcedProcessing() int64 { return a.enforced }
 
+// lagRecheckAfter is how long a partition with nothing buffered may block
+// its task with a known lag above 0 before WaitingForLag asks for its
+// offsets again: its position may have moved without a record (a reset past
+// data retention deleted), which only a fresh listing shows.
+const lagRecheckAfter = time.Second
+
 // WaitingForLag lists the task's partitions that block it because nothing
-// is buffered for them and their lag is not known: the caller learns their
-// end offsets (SetEndOffset) so the task can decide whether to wait. Empty
+// is buffered for them and their lag is not known, or is above 0 and no
+// record came for lagRecheckAfter: the caller learns their end and start
+// offsets (SetEndOffset) so the task can decide whether to wait. Empty
 // when max.task.idle.ms is negative or nothing is buffered.
 func (a *Active) WaitingForLag() []TopicPartition {
 	if a.cfg.MaxTaskIdle < 0 || a.buffered == 0 {
 		return nil
 	}
 	var out []TopicPartition
+	var now time.Time
 	for _, q := range a.parts {
-		if q.n == 0 && q.lag() < 0 {
+		if q.n != 0 {
+			continue
+		}
+		lag := q.lag()
+		if lag > 0 && !q.blockedSince.IsZero() {
+			if now.IsZero() {
+				now = a.cfg.Now()
+			}
+			if now.Sub(q.blockedSince) < lagRecheckAfter {
+				continue
+			}
+		}
+		if lag != 0 {
 			out = append(out, TopicPartition{q.topic, q.partition})
 		}
 	}
 	return out
+}
+
+// Position is where the task takes a partition's consumer to be (after the
+// last record or marker fetched, or where consumption started), or -1 if
+// not known.
+func (a *Active) Position(topic string, partition int32) int64 {
+	if q := a.queue(topic, partition); q != nil {
+		return q.fetched
+	}
+	return -1
 }
 
 // StalledPartitions lists the partitions that have blocked the task for
@@ -405,17 +435,27 @@ func (a *Active) AssumeCaughtUp(topic string, partition int32) {
 
 // SetEndOffset records a partition's end offset (high watermark, or last
 // stable offset under read_committed) as a fetch or an offset listing
-// reported it. position is where the consumer will fetch next if the task
-// does not know it yet (the offset the reset policy picked for a partition
-// with no committed offset), or -1. Together they give the partition's lag.
+// reported it, and position, an offset the consumer's position is known to
+// be at or past, or -1: for a partition whose position the task does not
+// know, the offset the reset policy picked (no committed offset); for one it
+// knows, the partition's log start offset. A known position below it is
+// raised to it while nothing is buffered: a committed offset whose records
+// retention deleted is never fetched, and Kafka's consumer lag
+// (currentLag) is measured from where the consumer really is. Together they
+// give the partition's lag.
 func (a *Active) SetEndOffset(topic string, partition int32, end, position int64) {
 	q := a.queue(topic, partition)
 	if q == nil || end < 0 {
 		return
 	}
 	q.endOffset = end
-	if q.fetched < 0 && position >= 0 {
+	switch {
+	case position < 0:
+	case q.fetched < 0:
 		q.fetched = position
+	case q.n == 0 && position > q.fetched:
+		q.fetched = position
+		q.blockedSince = time.Time{}
 	}
 }
 

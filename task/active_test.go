@@ -374,3 +374,41 @@ func TestStalledLagIsTakenAsCaughtUp(t *testing.T) {
 		t.Error("b still stalled after AssumeCaughtUp")
 	}
 }
+
+// TestExpiredCommittedOffsetDoesNotStall: a committed offset (50) whose
+// records retention deleted (log start = end = 100) is never fetched; the
+// consumer's position moves to the log start without a record, and Kafka
+// Streams measures the lag from that position (PartitionGroup.readyToProcess
+// takes the lag from mainConsumer.currentLag), so the task is not blocked
+// forever. Sluice learns the log start from the lag probe.
+func TestExpiredCommittedOffsetDoesNotStall(t *testing.T) {
+	now := time.Unix(0, 0)
+	a, _ := idleTask(t, 0, &now) // a has 2 records buffered
+	a.SetPosition("b", 0, 50)    // committed offset
+	a.SetEndOffset("b", 0, 100, 100)
+	now = now.Add(time.Hour)
+	if n, _ := a.Process(10, nil); n == 0 {
+		t.Fatal("blocked forever; WaitingForLag =", a.WaitingForLag())
+	}
+}
+
+// TestKnownLagWithoutProgressIsProbedAgain: a partition whose known lag
+// stays above 0 with no record arriving is listed by WaitingForLag again
+// after a while, so its position can be checked against the log start;
+// before that, a fetch is simply awaited (shouldWaitForPollWhenLagIsNonzero).
+func TestKnownLagWithoutProgressIsProbedAgain(t *testing.T) {
+	now := time.Unix(0, 0)
+	a, _ := idleTask(t, 0, &now)
+	a.SetPosition("b", 0, 50)
+	a.SetEndOffset("b", 0, 100, -1)
+	wantProcessed(t, a, 10, 0, "with b's lag 50")
+	if w := a.WaitingForLag(); len(w) != 0 {
+		t.Fatalf("WaitingForLag() = %v right after the lag became known, want none", w)
+	}
+	now = now.Add(2 * time.Second)
+	if w := a.WaitingForLag(); len(w) != 1 || w[0].Topic != "b" {
+		t.Fatalf("WaitingForLag() = %v after 2 s without records for b, want [b]", w)
+	}
+	a.SetEndOffset("b", 0, 100, 0) // a log start below the position changes nothing
+	wantProcessed(t, a, 10, 0, "with b's lag still 50")
+}
