@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/task"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -165,10 +167,7 @@ var ErrNoCommittedOffset = errors.New("streams: no committed offset and the offs
 func (w *worker) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	now := time.Now()
 	for topic, ps := range offsets {
-		p, ok := w.app.resets[topic]
-		if !ok {
-			p = w.app.defaultReset
-		}
+		p := w.policy(topic)
 		for part, o := range ps {
 			if o.EpochOffset().Offset >= 0 {
 				continue // committed
@@ -182,4 +181,66 @@ func (w *worker) adjustOffsets(_ context.Context, offsets map[string]map[int32]k
 		}
 	}
 	return offsets, nil
+}
+
+// resetOutOfRange moves input partitions whose fetch position (a committed
+// offset, mostly) is no longer in the log to where each one's topic policy
+// says, computed now, as Kafka Streams' StreamThread.resetOffsets does on
+// the consumer's InvalidOffsetException; under none it fails naming the
+// partition, as Kafka Streams throws "No valid committed offset found for
+// input topic ...". It runs in step, with rebalances held back.
+func (w *worker) resetOutOfRange(tps []task.TopicPartition) error {
+	ctx, cancel := context.WithTimeout(w.ctx, 30*time.Second)
+	defer cancel()
+	set := map[string]map[int32]kgo.EpochOffset{}
+	for _, tp := range tps {
+		p := w.policy(tp.Topic)
+		var listed kadm.ListedOffsets
+		var err error
+		switch p.kind {
+		case ResetNone:
+			return fmt.Errorf("%w: the position of %s[%d] is out of range (retention deleted its records?) (set auto.offset.reset, or the source's dsl.WithOffsetReset)", ErrNoCommittedOffset, tp.Topic, tp.Partition)
+		case ResetLatest:
+			listed, err = w.app.adm.ListEndOffsets(ctx, tp.Topic)
+		case "by_duration":
+			listed, err = w.app.adm.ListOffsetsAfterMilli(ctx, time.Now().Add(-p.d).UnixMilli(), tp.Topic)
+		default:
+			listed, err = w.app.adm.ListStartOffsets(ctx, tp.Topic)
+		}
+		if err == nil {
+			err = listed.Error()
+		}
+		o, ok := listed.Lookup(tp.Topic, tp.Partition)
+		if err != nil || !ok {
+			return fmt.Errorf("streams: worker %d: listing offsets to reset %s[%d], whose position is out of range: %v", w.index, tp.Topic, tp.Partition, err)
+		}
+		off := o.Offset
+		if off < 0 { // by_duration past the last record: the end
+			ends, err := w.app.adm.ListEndOffsets(ctx, tp.Topic)
+			e, ok := ends.Lookup(tp.Topic, tp.Partition)
+			if err != nil || !ok || e.Err != nil {
+				return fmt.Errorf("streams: worker %d: listing the end offset of %s[%d]: %v", w.index, tp.Topic, tp.Partition, err)
+			}
+			off = e.Offset
+		}
+		w.log.Info("input partition position out of range; resetting it by its offset reset policy", "topic", tp.Topic, "partition", tp.Partition, "policy", p.kind, "offset", off)
+		if set[tp.Topic] == nil {
+			set[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		if t := w.byTP[tp.Topic][tp.Partition]; t != nil {
+			t.ResetPosition(tp.Topic, tp.Partition, off)
+		}
+	}
+	w.cl.SetOffsets(set)
+	return nil
+}
+
+// policy is the offset reset policy of a source topic (as named on the
+// broker).
+func (w *worker) policy(topic string) resetPolicy {
+	if p, ok := w.app.resets[topic]; ok {
+		return p
+	}
+	return w.app.defaultReset
 }

@@ -1,6 +1,7 @@
 package streams_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -8,7 +9,10 @@ import (
 	"time"
 
 	"github.com/sluicestreams/sluice/internal/kafkatest"
+	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/serde"
 	"github.com/sluicestreams/sluice/streams"
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // TestAutoOffsetResetLatest: with auto.offset.reset latest, a source
@@ -77,4 +81,85 @@ func waitRunning(t *testing.T, app *streams.App) {
 		}
 		return nil
 	})
+}
+
+// expiredCommit makes a one-partition topic with records v0..v9, commits
+// offset 2 for appID and deletes the records below 5, so the committed
+// offset is out of range (as when retention deletes a stopped app's
+// unprocessed records).
+func expiredCommit(t *testing.T, env *kafkatest.Env, appID string) string {
+	t.Helper()
+	in := env.Topic(t, 1, nil)
+	produceN(t, env, in, 0, 10)
+	adm := env.Admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: in, Partition: 0, At: 2, LeaderEpoch: -1})
+	resp, err := adm.CommitOffsets(ctx, appID, offs)
+	must(t, err)
+	must(t, resp.Error())
+	del := kadm.Offsets{}
+	del.Add(kadm.Offset{Topic: in, Partition: 0, At: 5, LeaderEpoch: -1})
+	dr, err := adm.DeleteRecords(ctx, del)
+	must(t, err)
+	must(t, dr.Error())
+	return in
+}
+
+// TestOutOfRangeCommittedOffsetUsesTopicPolicy: a committed offset that is
+// out of range is reset with the source topic's own policy (earliest here),
+// not the global one (none), as StreamThread.resetOffsets does; follows
+// FineGrainedAutoResetIntegrationTest (topic-specific earliest with a
+// global none). Sluice used to leave the partition failed and stall.
+func TestOutOfRangeCommittedOffsetUsesTopicPolicy(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	appID := env.AppID(t)
+	in, out := expiredCommit(t, env, appID), env.Topic(t, 1, nil)
+	top := processor.NewTopology()
+	must(t, processor.AddSource(top, "src", processor.SourceSpec[string, string]{Topics: []string{in}, KeySerde: serde.String(), ValueSerde: serde.String(), OffsetReset: processor.ResetEarliest}))
+	must(t, processor.AddSink(top, "sink", processor.SinkSpec[string, string]{Topic: out, KeySerde: serde.String(), ValueSerde: serde.String()}, "src"))
+	cfg := testConfig(env, appID)
+	cfg.AutoOffsetReset = streams.ResetNone
+	app := startApp(t, top, cfg)
+	env.WaitFor(t, 45*time.Second, func() error {
+		if err := app.Err(); err != nil {
+			t.Fatalf("app failed: %v", err)
+		}
+		if n := len(env.ReadAll(t, out, false)); n < 5 {
+			return fmt.Errorf("%d records out, want v5..v9", n)
+		}
+		return nil
+	})
+	var got []string
+	for _, r := range env.ReadAll(t, out, false) {
+		got = append(got, string(r.Value))
+	}
+	if s := strings.Join(got, " "); s != "v5 v6 v7 v8 v9" {
+		t.Errorf("output %q, want v5 v6 v7 v8 v9 (from the log start)", s)
+	}
+}
+
+// TestOutOfRangeCommittedOffsetUnderNoneFails: with none and no policy of
+// its own, an out-of-range committed offset stops the app with an error
+// naming the partition (StreamThread.resetOffsets throws "No valid
+// committed offset found for input [...]"; FineGrainedAutoResetIntegrationTest
+// shouldThrowStreamsExceptionNoResetSpecified). Sluice used to stall
+// silently.
+func TestOutOfRangeCommittedOffsetUnderNoneFails(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	appID := env.AppID(t)
+	in, out := expiredCommit(t, env, appID), env.Topic(t, 1, nil)
+	cfg := testConfig(env, appID)
+	cfg.AutoOffsetReset = streams.ResetNone
+	app := startApp(t, echoTopology(t, in, out), cfg)
+	select {
+	case <-app.Done():
+	case <-time.After(45 * time.Second):
+		t.Fatal("the app stalled with an out-of-range committed offset under none")
+	}
+	err := app.Err()
+	if !errors.Is(err, streams.ErrNoCommittedOffset) || !strings.Contains(err.Error(), in+"[0]") {
+		t.Fatalf("Err() = %v, want ErrNoCommittedOffset naming %s[0]", err, in)
+	}
 }

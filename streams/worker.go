@@ -120,7 +120,6 @@ func newWorker(a *App, index int) (*worker, error) {
 	// that names only partitions with nothing new (others paused) would
 	// otherwise hold the worker for seconds. ClientOpts may override it.
 	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.Brokers...), kgo.FetchMaxWait(500 * time.Millisecond)}
-	resetOffset, _ := a.defaultReset.kgoOffset(time.Now())
 	opts = append(opts, a.cfg.ClientOpts...)
 	opts = append(opts,
 		kgo.ClientID(a.cfg.ApplicationID+"-"+a.cfg.ProcessID+"-"+strconv.Itoa(index)),
@@ -133,9 +132,13 @@ func newWorker(a *App, index int) (*worker, error) {
 		kgo.RebalanceTimeout(a.cfg.RebalanceTimeout),
 		// Partitions with no committed offset start at the log start
 		// here; adjustOffsets then applies each topic's reset policy, as
-		// Kafka Streams resets per topic itself.
+		// Kafka Streams resets per topic itself. A committed offset out
+		// of range comes back as a fetch error instead of a silent reset,
+		// and resetOutOfRange applies that topic's policy (Kafka Streams
+		// sets the consumer's auto.offset.reset to none and resets in
+		// StreamThread.resetOffsets).
 		kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
-		kgo.ConsumeResetOffset(resetOffset),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.AdjustFetchOffsetsFn(w.adjustOffsets),
 		// Transaction markers come back as control records, so the task
 		// sees the position move past them and knows when its lag is 0.
@@ -211,8 +214,8 @@ func (w *worker) run() (err error) {
 			break
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				return
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, kerr.OffsetOutOfRange) {
+				return // OffsetOutOfRange: step resets the partition
 			}
 			w.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 		})
@@ -306,9 +309,14 @@ func (w *worker) step(fetches kgo.Fetches) error {
 		return w.abortForRebalance(w.ctx)
 	}
 	var pause map[string][]int32
+	var outOfRange []task.TopicPartition
 	readCommitted := w.app.cfg.Guarantee == ExactlyOnceV2
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		t := w.byTP[p.Topic][p.Partition]
+		if t != nil && errors.Is(p.Err, kerr.OffsetOutOfRange) {
+			outOfRange = append(outOfRange, task.TopicPartition{Topic: p.Topic, Partition: p.Partition})
+			return
+		}
 		if t == nil || p.Err != nil {
 			// Not ours any more; kgo drops buffered data of revoked
 			// partitions, so this is only a race we can ignore: the new
@@ -338,6 +346,11 @@ func (w *worker) step(fetches kgo.Fetches) error {
 	})
 	if w.fatal != nil {
 		return w.fatal
+	}
+	if len(outOfRange) > 0 {
+		if err := w.resetOutOfRange(outOfRange); err != nil {
+			return err
+		}
 	}
 	if pause != nil {
 		w.cl.PauseFetchPartitions(pause)
@@ -1056,10 +1069,7 @@ func (w *worker) probeLags() {
 			continue
 		}
 		pos := int64(-1)
-		p, ok := w.app.resets[n.tp.Topic]
-		if !ok {
-			p = w.app.defaultReset
-		}
+		p := w.policy(n.tp.Topic)
 		switch p.kind {
 		case ResetEarliest:
 			if s, ok := starts.Lookup(n.tp.Topic, n.tp.Partition); ok && s.Err == nil {

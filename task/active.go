@@ -184,6 +184,21 @@ func (a *Active) SetPosition(topic string, partition int32, offset int64) {
 	}
 }
 
+// ResetPosition tells the task the consumer was moved to offset on a
+// partition (its position was out of range and the reset policy picked
+// offset): records are fetched from there on. Nothing buffered for it is
+// kept.
+func (a *Active) ResetPosition(topic string, partition int32, offset int64) {
+	q := a.queue(topic, partition)
+	if q == nil {
+		return
+	}
+	a.buffered -= q.n
+	q.clear()
+	q.fetched = offset
+	q.blockedSince, q.idleDeadline = time.Time{}, time.Time{}
+}
+
 func (a *Active) queue(topic string, partition int32) *partitionQueue {
 	return a.byTP[topic][partition]
 }
