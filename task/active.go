@@ -195,7 +195,7 @@ func (a *Active) ResetPosition(topic string, partition int32, offset int64) {
 	}
 	a.buffered -= q.n
 	q.clear()
-	q.fetched = offset
+	q.fetched, q.consumed = offset, offset
 	q.blockedSince, q.idleDeadline = time.Time{}, time.Time{}
 }
 
@@ -252,6 +252,7 @@ func (a *Active) AddRecords(topic string, partition int32, recs []*kgo.Record, e
 			// A transaction marker: not data, but the position moves past
 			// it, or the lag would never reach 0.
 			q.fetched = r.Offset + 1
+			q.consumed = r.Offset + 1
 			continue
 		}
 		added++
@@ -263,6 +264,7 @@ func (a *Active) AddRecords(topic string, partition int32, recs []*kgo.Record, e
 		}
 		q.push(queued{rec: r, ts: ts})
 		q.fetched = r.Offset + 1
+		q.consumed = r.Offset + 1
 	}
 	a.buffered += added
 	if endOffset >= 0 {
@@ -557,8 +559,20 @@ func (a *Active) RequestCommit() { a.commitRequested = true }
 func (a *Active) CommitRequested() bool { return a.commitRequested }
 
 // CommitNeeded reports whether the task processed anything since its last
-// commit.
-func (a *Active) CommitNeeded() bool { return a.commitNeeded || a.commitRequested }
+// commit, or the consumer moved past transaction markers after what it
+// processed (Kafka Streams' StreamTask.commitNeeded checks the consumer
+// position the same way).
+func (a *Active) CommitNeeded() bool {
+	if a.commitNeeded || a.commitRequested {
+		return true
+	}
+	for _, q := range a.parts {
+		if q.committed >= 0 && q.commitOffset() > q.lastCommit {
+			return true
+		}
+	}
+	return false
+}
 
 // Offset is one partition's offset to commit, with the metadata that carries
 // the partition's time (Kafka Streams' TopicPartitionMetadata).
@@ -568,15 +582,18 @@ type Offset struct {
 	Metadata string
 }
 
-// CommitOffsets returns the offsets of the records processed so far, one per
-// partition that processed anything, each with its partition's time in the
-// metadata (as Kafka Streams commits them). Records buffered but not
-// processed are not included.
+// CommitOffsets returns the offsets to commit, one per partition that
+// processed anything, each with its partition's time in the metadata: the
+// offset of the first record buffered and not processed, or, with nothing
+// buffered, the consumer's position, which is past any transaction marker
+// after the last record (Kafka Streams'
+// StreamTask.committableOffsetsAndMetadata, KAFKA-6607), so a transactional
+// input's committed offset reaches its end.
 func (a *Active) CommitOffsets() []Offset {
 	var out []Offset
 	for _, q := range a.parts {
 		if q.committed >= 0 {
-			out = append(out, Offset{TopicPartition{q.topic, q.partition}, q.committed, EncodeCommitMetadata(q.processedTime)})
+			out = append(out, Offset{TopicPartition{q.topic, q.partition}, q.commitOffset(), EncodeCommitMetadata(q.processedTime)})
 		}
 	}
 	return out
@@ -588,7 +605,7 @@ func (a *Active) Committed() {
 	a.commitRequested = false
 	for _, q := range a.parts {
 		if q.committed >= 0 {
-			q.lastCommit = q.committed
+			q.lastCommit = q.commitOffset()
 		}
 	}
 }
@@ -612,9 +629,10 @@ func (a *Active) Reset(partitionTimes map[TopicPartition]int64) (map[TopicPartit
 		}
 		q.committed = -1
 		q.paused = false
+		q.consumed = -1
 		if q.lastCommit >= 0 {
 			out[TopicPartition{q.topic, q.partition}] = q.lastCommit
-			q.fetched = q.lastCommit
+			q.fetched, q.consumed = q.lastCommit, q.lastCommit
 		}
 	}
 	a.buffered = 0

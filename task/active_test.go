@@ -216,8 +216,46 @@ func TestTransactionMarkerEndsLag(t *testing.T) {
 	if got := strings.Join(col.values, " "); got != "b0 a1 a5" {
 		t.Errorf("order %q, want b0 a1 a5", got)
 	}
-	if offs := a.CommitOffsets(); len(offs) != 2 || offs[1].Offset != 1 {
-		t.Errorf("commit offsets %+v, want b at 1 (after its last record)", offs)
+	// With nothing buffered the consumer's position is committed, past the
+	// marker (StreamTaskTest.shouldCommitConsumerPositionIfRecordQueueIsEmpty;
+	// KAFKA-6607), or a transactional input's lag would never reach 0.
+	if offs := a.CommitOffsets(); len(offs) != 2 || offs[1].Offset != 2 {
+		t.Errorf("commit offsets %+v, want b at 2 (past the marker)", offs)
+	}
+}
+
+// TestCommitPastLaterMarker follows StreamTaskTest.shouldRespectCommitNeeded
+// and commitNeeded's position check: a marker fetched after the last commit,
+// with nothing processed since, still needs a commit, at the position past
+// it; a buffered record is committed at its own offset
+// (shouldCommitNextOffsetAndProcessorMetadataFromQueueIfAvailable).
+func TestCommitPastLaterMarker(t *testing.T) {
+	a := newTask(t, &collector{}, task.Config{MaxTaskIdle: -1})
+	mustAdd(t, a, "b", recs("b", 0, "b0", 0), 1)
+	wantProcessed(t, a, 10, 1, "b0")
+	if offs := a.CommitOffsets(); len(offs) != 1 || offs[0].Offset != 1 {
+		t.Fatalf("commit offsets %+v, want b at 1", offs)
+	}
+	a.Committed()
+	if a.CommitNeeded() {
+		t.Fatal("commit needed right after a commit")
+	}
+	m := recs("b", 1, "marker", 0)
+	m[0].Attrs = kgo.NewRecordAttrs(kgo.RecordAttrsOpts{Control: true, Transactional: true})
+	mustAdd(t, a, "b", m, 2)
+	if !a.CommitNeeded() {
+		t.Fatal("no commit needed after the consumer moved past a marker")
+	}
+	if offs := a.CommitOffsets(); len(offs) != 1 || offs[0].Offset != 2 {
+		t.Fatalf("commit offsets %+v, want b at 2 (past the marker)", offs)
+	}
+	a.Committed()
+	m = recs("b", 2, "marker", 0, "b3", 3, "b4", 4)
+	m[0].Attrs = kgo.NewRecordAttrs(kgo.RecordAttrsOpts{Control: true, Transactional: true})
+	mustAdd(t, a, "b", m, 5)
+	wantProcessed(t, a, 1, 1, "b3")
+	if offs := a.CommitOffsets(); len(offs) != 1 || offs[0].Offset != 4 {
+		t.Fatalf("commit offsets %+v, want b at 4 (the buffered head)", offs)
 	}
 }
 
