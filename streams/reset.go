@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -47,66 +49,56 @@ func parseOffsetReset(v string) (string, time.Duration, error) {
 	return "", 0, fmt.Errorf("auto.offset.reset %q is not earliest, latest, none or by_duration:<duration>", v)
 }
 
+// isoDuration is the grammar of Java's Duration.parse: an optional sign,
+// "P", optional days, then optionally "T" with, in this order, hours,
+// minutes and seconds with up to 9 fraction digits after "." or ",";
+// each number may carry its own sign; letters in either case.
+var isoDuration = regexp.MustCompile(`^(?i)([-+]?)P(?:([-+]?[0-9]+)D)?(T(?:([-+]?[0-9]+)H)?(?:([-+]?[0-9]+)M)?(?:([-+]?[0-9]+)(?:[.,]([0-9]{0,9}))?S)?)?$`)
+
 // parseISODuration parses the ISO-8601 durations Java's Duration.parse
-// accepts: an optional sign, "P", days, then "T" with hours, minutes and
-// (fractional) seconds, each part optional but at least one present.
+// accepts, and rejects what it rejects: no part at all ("P", "PT"), a "T"
+// with no time part after it ("P1DT"), parts out of order or repeated,
+// more than 9 fraction digits, or a value out of range.
 func parseISODuration(s string) (time.Duration, error) {
-	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	if len(s) < 2 || (s[0] != 'P' && s[0] != 'p') {
+	m := isoDuration.FindStringSubmatch(s)
+	if m == nil || (m[2] == "" && m[4] == "" && m[5] == "" && m[6] == "") || strings.EqualFold(m[3], "T") {
 		return 0, fmt.Errorf("not an ISO-8601 duration")
 	}
-	s = s[1:]
 	var total time.Duration
-	inTime, parts := false, 0
-	for s != "" {
-		if s[0] == 'T' || s[0] == 't' {
-			if inTime {
-				return 0, fmt.Errorf("not an ISO-8601 duration")
-			}
-			inTime = true
-			s = s[1:]
-			continue
+	add := func(num string, unit time.Duration) error {
+		if num == "" {
+			return nil
 		}
-		i := 0
-		for i < len(s) && (s[i] == '-' || s[i] == '+' || s[i] == '.' || (s[i] >= '0' && s[i] <= '9')) {
-			i++
+		n, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || n > math.MaxInt64/int64(unit) || n < math.MinInt64/int64(unit) {
+			return fmt.Errorf("ISO-8601 duration %q out of range", s)
 		}
-		if i == 0 || i == len(s) {
-			return 0, fmt.Errorf("not an ISO-8601 duration")
+		d := time.Duration(n) * unit
+		if (d > 0 && total > math.MaxInt64-d) || (d < 0 && total < math.MinInt64-d) {
+			return fmt.Errorf("ISO-8601 duration %q out of range", s)
 		}
-		num, unit := s[:i], s[i]
-		s = s[i+1:]
-		var scale time.Duration
-		switch {
-		case !inTime && (unit == 'D' || unit == 'd'):
-			scale = 24 * time.Hour
-		case inTime && (unit == 'H' || unit == 'h'):
-			scale = time.Hour
-		case inTime && (unit == 'M' || unit == 'm'):
-			scale = time.Minute
-		case inTime && (unit == 'S' || unit == 's'):
-			scale = time.Second
-		default:
-			return 0, fmt.Errorf("not an ISO-8601 duration")
-		}
-		if scale != time.Second && strings.Contains(num, ".") {
-			return 0, fmt.Errorf("not an ISO-8601 duration")
-		}
-		f, err := strconv.ParseFloat(num, 64)
-		if err != nil {
+		total += d
+		return nil
+	}
+	for _, part := range []struct {
+		num  string
+		unit time.Duration
+	}{{m[2], 24 * time.Hour}, {m[4], time.Hour}, {m[5], time.Minute}, {m[6], time.Second}} {
+		if err := add(part.num, part.unit); err != nil {
 			return 0, err
 		}
-		total += time.Duration(f * float64(scale))
-		parts++
 	}
-	if parts == 0 {
-		return 0, fmt.Errorf("not an ISO-8601 duration")
+	if m[7] != "" {
+		// The fraction takes the seconds' sign (Duration.parse: "-0.5S").
+		frac, _ := strconv.ParseInt((m[7] + "000000000")[:9], 10, 64)
+		if strings.HasPrefix(m[6], "-") {
+			frac = -frac
+		}
+		if err := add(strconv.FormatInt(frac, 10), time.Nanosecond); err != nil {
+			return 0, err
+		}
 	}
-	if neg {
+	if m[1] == "-" {
 		total = -total
 	}
 	return total, nil
