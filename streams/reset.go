@@ -106,7 +106,11 @@ func parseISODuration(s string) (time.Duration, error) {
 
 // resetPolicies maps every source topic (as named on the broker) to its
 // policy: the source's own (dsl.WithOffsetReset), else the configured
-// default; repartition topics always start at the earliest offset.
+// default. Repartition topics have none of their own, so they follow the
+// default too: Kafka Streams 4.4's OptimizableRepartitionNode adds their
+// source with no reset policy, and StreamThread.resetOffsets falls back to
+// auto.offset.reset for them (latest starts a new application's repartition
+// partitions at their end; none fails it).
 func (a *App) resetPolicies() (map[string]resetPolicy, resetPolicy, error) {
 	kind, d, err := parseOffsetReset(a.cfg.AutoOffsetReset)
 	if err != nil {
@@ -120,9 +124,10 @@ func (a *App) resetPolicies() (map[string]resetPolicy, resetPolicy, error) {
 	out := map[string]resetPolicy{}
 	for _, st := range sources {
 		name, p := st.Topic, def
+		if st.Internal {
+			name = a.internal(st.Topic)
+		}
 		switch {
-		case st.Internal:
-			name, p = a.internal(st.Topic), resetPolicy{kind: ResetEarliest}
 		case st.OffsetReset == processor.ResetEarliest:
 			p = resetPolicy{kind: ResetEarliest}
 		case st.OffsetReset == processor.ResetLatest:

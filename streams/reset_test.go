@@ -163,3 +163,36 @@ func TestOutOfRangeCommittedOffsetUnderNoneFails(t *testing.T) {
 		t.Fatalf("Err() = %v, want ErrNoCommittedOffset naming %s[0]", err, in)
 	}
 }
+
+// TestRepartitionTopicFollowsGlobalReset: a repartition topic has no reset
+// policy of its own, so a new application's repartition partitions follow
+// auto.offset.reset; under none that is an error naming the repartition
+// partition, even though the user's source says earliest (Kafka Streams
+// 4.4: OptimizableRepartitionNode adds the repartition source with no
+// policy; StreamThread.resetOffsets falls back to the global one, as
+// FineGrainedAutoResetIntegrationTest's global-none cases rely on).
+// Sluice started repartition topics at the earliest offset whatever the
+// config.
+func TestRepartitionTopicFollowsGlobalReset(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	in, out := env.Topic(t, 1, nil), env.Topic(t, 1, nil)
+	top := processor.NewTopology()
+	str := serde.String()
+	must(t, processor.AddSource(top, "src", processor.SourceSpec[string, string]{Topics: []string{in}, KeySerde: str, ValueSerde: str, OffsetReset: processor.ResetEarliest}))
+	must(t, processor.AddSink(top, "to-rep", processor.SinkSpec[string, string]{Topic: "hop-repartition", Internal: true, KeySerde: str, ValueSerde: str}, "src"))
+	must(t, processor.AddSource(top, "rep", processor.SourceSpec[string, string]{Topics: []string{"hop-repartition"}, Internal: true, KeySerde: str, ValueSerde: str}))
+	must(t, processor.AddSink(top, "sink", processor.SinkSpec[string, string]{Topic: out, KeySerde: str, ValueSerde: str}, "rep"))
+	cfg := testConfig(env, env.AppID(t))
+	cfg.AutoOffsetReset = streams.ResetNone
+	produceN(t, env, in, 0, 5)
+	app := startApp(t, top, cfg)
+	select {
+	case <-app.Done():
+	case <-time.After(45 * time.Second):
+		t.Fatal("the app ran with no committed offset for its repartition topic under auto.offset.reset none")
+	}
+	err := app.Err()
+	if want := cfg.ApplicationID + "-hop-repartition[0]"; !errors.Is(err, streams.ErrNoCommittedOffset) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Err() = %v, want ErrNoCommittedOffset naming %s", err, want)
+	}
+}
