@@ -76,10 +76,12 @@ type worker struct {
 }
 
 // fetchedOffset is a committed offset read back on assignment, with the
-// partition time in its metadata.
+// partition time in its metadata, and the metadata itself (it may carry
+// Kafka Streams' processor metadata).
 type fetchedOffset struct {
 	offset        int64
 	partitionTime int64
+	metadata      string
 }
 
 // produceErrors keeps the first production error; kgo reports them on its
@@ -829,6 +831,7 @@ func (w *worker) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 		for _, tp := range tps {
 			if fo, ok := w.meta[tp.Topic][tp.Partition]; ok {
 				t.InitPartitionTime(tp.Topic, tp.Partition, fo.partitionTime)
+				t.InitProcessorMetadata(fo.metadata)
 				t.SetPosition(tp.Topic, tp.Partition, fo.offset)
 			}
 			if w.byTP[tp.Topic] == nil {
@@ -962,9 +965,14 @@ func (w *worker) onOffsetsFetched(_ context.Context, _ *kgo.Client, resp *kmsg.O
 		if w.meta[topic] == nil {
 			w.meta[topic] = map[int32]fetchedOffset{}
 		}
-		w.meta[topic][p] = fetchedOffset{offset: offset, partitionTime: st}
+		fo := fetchedOffset{offset: offset, partitionTime: st}
+		if md != nil {
+			fo.metadata = *md
+		}
+		w.meta[topic][p] = fo
 		if t := w.byTP[topic][p]; t != nil {
 			t.InitPartitionTime(topic, p, st)
+			t.InitProcessorMetadata(fo.metadata)
 			t.SetPosition(topic, p, offset)
 		}
 	}

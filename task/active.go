@@ -1,10 +1,12 @@
 package task
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +59,14 @@ type Active struct {
 	commitRequested bool
 
 	stores *statestore.Manager
+
+	// procMeta is Kafka Streams' processor metadata (ProcessorMetadata:
+	// keys to int64 values) read from the committed offsets' metadata,
+	// merged over the partitions; committed back with every offset, as
+	// Kafka Streams does. procMetaRaw is its encoding as read when a single
+	// section was read, written back byte for byte.
+	procMeta    map[string]int64
+	procMetaRaw []byte
 }
 
 // TopicPartition names one partition of a topic.
@@ -168,6 +178,53 @@ func (a *Active) InitPartitionTime(topic string, partition int32, ts int64) {
 	if ts > a.streamTime {
 		a.streamTime = ts
 	}
+}
+
+// InitProcessorMetadata takes the processor metadata (the section after the
+// partition time) of a partition's committed offset metadata, merging it
+// into the task's, as Kafka Streams' StreamTask merges every input
+// partition's on initialization; the task commits it back unchanged with its
+// offsets (Sluice writes no keys of its own). Metadata without such a
+// section, or that does not decode, changes nothing.
+func (a *Active) InitProcessorMetadata(md string) {
+	raw := processorMetadataSection(md)
+	if len(raw) == 0 {
+		return
+	}
+	entries, err := parseProcessorMetadata(raw)
+	if err != nil || len(entries) == 0 {
+		return
+	}
+	if a.procMeta == nil {
+		a.procMeta, a.procMetaRaw = map[string]int64{}, raw
+	} else if !bytes.Equal(raw, a.procMetaRaw) {
+		a.procMetaRaw = nil
+	}
+	for _, e := range entries {
+		a.procMeta[e.key] = e.value
+	}
+}
+
+// processorMetadataBytes is the task's processor metadata, encoded.
+func (a *Active) processorMetadataBytes() []byte {
+	if len(a.procMeta) == 0 {
+		return nil
+	}
+	if a.procMetaRaw != nil {
+		return a.procMetaRaw
+	}
+	keys := make([]string, 0, len(a.procMeta))
+	for k := range a.procMeta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(keys)))
+	for _, k := range keys {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(k)))
+		b = append(b, k...)
+		b = binary.BigEndian.AppendUint64(b, uint64(a.procMeta[k]))
+	}
+	return b
 }
 
 // SetPosition records where consumption of a partition starts (the committed
@@ -591,9 +648,10 @@ type Offset struct {
 // input's committed offset reaches its end.
 func (a *Active) CommitOffsets() []Offset {
 	var out []Offset
+	pm := a.processorMetadataBytes()
 	for _, q := range a.parts {
 		if q.committed >= 0 {
-			out = append(out, Offset{TopicPartition{q.topic, q.partition}, q.commitOffset(), EncodeCommitMetadata(q.processedTime)})
+			out = append(out, Offset{TopicPartition{q.topic, q.partition}, q.commitOffset(), encodeCommitMetadata(q.processedTime, pm)})
 		}
 	}
 	return out
@@ -702,7 +760,8 @@ func (e *Error) Unwrap() error { return e.Err }
 // Offset-commit metadata carries a partition's time so it survives a
 // restart. Kafka Streams writes TopicPartitionMetadata.encode(): base64 of a
 // magic byte (2), the partition time as a big-endian int64, and the
-// serialized processor metadata (empty here: Sluice keeps none). Version 1
+// serialized processor metadata (Sluice writes no keys of its own, but
+// commits back what it read: InitProcessorMetadata). Version 1
 // had no processor metadata. Sluice before this wrote "sluice1:<time>".
 const (
 	commitMetadataV1     = 1
@@ -714,10 +773,26 @@ const (
 // metadata exactly as Kafka Streams does, so either can take over the
 // other's committed offsets.
 func EncodeCommitMetadata(partitionTime int64) string {
-	var b [9]byte
+	return encodeCommitMetadata(partitionTime, nil)
+}
+
+// encodeCommitMetadata encodes a partition time followed by serialized
+// processor metadata.
+func encodeCommitMetadata(partitionTime int64, processorMetadata []byte) string {
+	b := make([]byte, 9, 9+len(processorMetadata))
 	b[0] = commitMetadataLatest
 	binary.BigEndian.PutUint64(b[1:], uint64(partitionTime))
-	return base64.StdEncoding.EncodeToString(b[:])
+	return base64.StdEncoding.EncodeToString(append(b, processorMetadata...))
+}
+
+// processorMetadataSection is the serialized processor metadata of
+// version-2 offset commit metadata, or nil.
+func processorMetadataSection(md string) []byte {
+	b, err := base64.StdEncoding.DecodeString(md)
+	if err != nil || len(b) <= 9 || b[0] != commitMetadataLatest {
+		return nil
+	}
+	return b[9:]
 }
 
 // DecodeCommitMetadata decodes a partition time from offset-commit
@@ -760,23 +835,37 @@ func DecodeCommitMetadata(md string) (int64, error) {
 }
 
 // checkProcessorMetadata checks the layout of Kafka Streams' serialized
+// ProcessorMetadata (see parseProcessorMetadata).
+func checkProcessorMetadata(b []byte) error {
+	_, err := parseProcessorMetadata(b)
+	return err
+}
+
+type processorMetadataEntry struct {
+	key   string
+	value int64
+}
+
+// parseProcessorMetadata decodes Kafka Streams' serialized
 // ProcessorMetadata: an int32 count, then per entry an int32 key length, the
 // UTF-8 key and an int64 value.
-func checkProcessorMetadata(b []byte) error {
+func parseProcessorMetadata(b []byte) ([]processorMetadataEntry, error) {
 	if len(b) < 4 {
-		return errors.New("truncated processor metadata")
+		return nil, errors.New("truncated processor metadata")
 	}
 	n := int32(binary.BigEndian.Uint32(b))
 	b = b[4:]
+	var out []processorMetadataEntry
 	for range max(n, 0) {
 		if len(b) < 4 {
-			return errors.New("truncated processor metadata")
+			return nil, errors.New("truncated processor metadata")
 		}
 		kl := int32(binary.BigEndian.Uint32(b))
 		if kl < 0 || int64(len(b)) < 4+int64(kl)+8 {
-			return errors.New("truncated processor metadata")
+			return nil, errors.New("truncated processor metadata")
 		}
+		out = append(out, processorMetadataEntry{string(b[4 : 4+kl]), int64(binary.BigEndian.Uint64(b[4+kl:]))})
 		b = b[4+int(kl)+8:]
 	}
-	return nil
+	return out, nil
 }

@@ -2,6 +2,7 @@ package task_test
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -449,4 +450,51 @@ func TestKnownLagWithoutProgressIsProbedAgain(t *testing.T) {
 	}
 	a.SetEndOffset("b", 0, 100, 0) // a log start below the position changes nothing
 	wantProcessed(t, a, 10, 0, "with b's lag still 50")
+}
+
+// javaMetadata is TopicPartitionMetadata.encode() of a partition time with
+// processor metadata of the given keys and values (ProcessorMetadata
+// serialization: int32 count, then int32 key length, key, int64 value).
+func javaMetadata(ts int64, kv ...any) string {
+	b := binary.BigEndian.AppendUint64([]byte{2}, uint64(ts))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(kv)/2))
+	for i := 0; i < len(kv); i += 2 {
+		k := kv[i].(string)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(k)))
+		b = append(b, k...)
+		b = binary.BigEndian.AppendUint64(b, uint64(kv[i+1].(int64)))
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// TestProcessorMetadataCommittedBack: the processor metadata in a committed
+// offset's TopicPartitionMetadata (Kafka Streams writes keys there, e.g. for
+// emit-on-window-close, through addProcessorMetadataKeyValue) is merged over
+// the task's partitions and committed back with every offset, as
+// StreamTask.initializeTaskTimeAndProcessorMetadata and
+// committableOffsetsAndMetadata do
+// (StreamTaskTest.shouldCommitNextOffsetAndProcessorMetadataFromQueueIfAvailable).
+// Sluice committed an empty section, so a Java instance taking over lost it.
+func TestProcessorMetadataCommittedBack(t *testing.T) {
+	a := newTask(t, &collector{}, task.Config{MaxTaskIdle: -1})
+	md := javaMetadata(7, "emit-window-close-key", int64(12345))
+	a.InitPartitionTime("a", 0, 7)
+	a.InitProcessorMetadata(md)
+	mustAdd(t, a, "a", recs("a", 3, "a7", 7), 4)
+	wantProcessed(t, a, 10, 1, "a7")
+	offs := a.CommitOffsets()
+	if len(offs) != 1 || offs[0].Metadata != md {
+		t.Fatalf("commit offsets %+v, want a's metadata %q unchanged", offs, md)
+	}
+	// A second partition's section is merged; both partitions commit the
+	// merged metadata.
+	a.InitProcessorMetadata(javaMetadata(1, "other", int64(-1)))
+	mustAdd(t, a, "b", recs("b", 0, "b8", 8), 1)
+	wantProcessed(t, a, 10, 1, "b8")
+	want := javaMetadata(8, "emit-window-close-key", int64(12345), "other", int64(-1))
+	for _, o := range a.CommitOffsets() {
+		if o.Topic == "b" && o.Metadata != want {
+			t.Errorf("b's metadata %q, want %q (merged processor metadata)", o.Metadata, want)
+		}
+	}
 }
