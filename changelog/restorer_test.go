@@ -48,14 +48,9 @@ func int64Bytes(v int64) []byte {
 // the checkpoint with only the tail left to read.
 func TestRestoreFromChangelog(t *testing.T) {
 	env := kafkatest.Cluster(t)
-	appID := env.AppID(t)
-	topic := statestore.ChangelogTopic(appID, "counts")
-	adm := env.Admin(t)
+	appID, topic, _ := countsChangelog(t, env, 2, map[string]*string{"cleanup.policy": ptrTo("compact")})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := adm.CreateTopic(ctx, 2, env.ReplicationFactor(), map[string]*string{"cleanup.policy": ptrTo("compact")}, topic); err != nil {
-		t.Fatal(err)
-	}
 	var recs []*kgo.Record
 	for i := 0; i < 1000; i++ {
 		recs = append(recs, &kgo.Record{Topic: topic, Partition: 1, Key: []byte("k" + strconv.Itoa(i%10)), Value: int64Bytes(int64(i))})
@@ -290,14 +285,9 @@ func TestRestoreStoreWithOwnVersionHeader(t *testing.T) {
 // Sluice waited for a record forever.
 func TestRestoreFinishesWhenRecordsBelowEndDeleted(t *testing.T) {
 	env := kafkatest.Cluster(t)
-	appID := env.AppID(t)
-	topic := statestore.ChangelogTopic(appID, "counts")
-	adm := env.Admin(t)
+	appID, topic, adm := countsChangelog(t, env, 1, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := adm.CreateTopic(ctx, 1, env.ReplicationFactor(), nil, topic); err != nil {
-		t.Fatal(err)
-	}
 	var recs []*kgo.Record
 	for i := range 10 {
 		recs = append(recs, &kgo.Record{Topic: topic, Key: []byte("k" + strconv.Itoa(i)), Value: int64Bytes(int64(i))})
@@ -328,4 +318,19 @@ func TestRestoreFinishesWhenRecordsBelowEndDeleted(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("restore did not finish with every record below its target deleted")
 	}
+}
+
+// countsChangelog creates the changelog topic of store "counts" of a new
+// application, returning the application id, the topic and an admin client.
+func countsChangelog(t *testing.T, env *kafkatest.Env, partitions int32, configs map[string]*string) (string, string, *kadm.Client) {
+	t.Helper()
+	appID := env.AppID(t)
+	topic := statestore.ChangelogTopic(appID, "counts")
+	adm := env.Admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := adm.CreateTopic(ctx, partitions, env.ReplicationFactor(), configs, topic); err != nil {
+		t.Fatal(err)
+	}
+	return appID, topic, adm
 }
