@@ -113,6 +113,12 @@ func expiredCommit(t *testing.T, env *kafkatest.Env, appID string) string {
 // FineGrainedAutoResetIntegrationTest (topic-specific earliest with a
 // global none). Sluice used to leave the partition failed and stall.
 func TestOutOfRangeCommittedOffsetUsesTopicPolicy(t *testing.T) {
+	for _, g := range []streams.Guarantee{streams.AtLeastOnce, streams.ExactlyOnceV2} {
+		t.Run(string(g), func(t *testing.T) { testOutOfRangeUsesTopicPolicy(t, g) })
+	}
+}
+
+func testOutOfRangeUsesTopicPolicy(t *testing.T, g streams.Guarantee) {
 	env := kafkatest.Cluster(t)
 	appID := env.AppID(t)
 	in, out := expiredCommit(t, env, appID), env.Topic(t, 1, nil)
@@ -121,6 +127,7 @@ func TestOutOfRangeCommittedOffsetUsesTopicPolicy(t *testing.T) {
 	must(t, processor.AddSink(top, "sink", processor.SinkSpec[string, string]{Topic: out, KeySerde: serde.String(), ValueSerde: serde.String()}, "src"))
 	cfg := testConfig(env, appID)
 	cfg.AutoOffsetReset = streams.ResetNone
+	cfg.Guarantee = g
 	app := startApp(t, top, cfg)
 	env.WaitFor(t, 45*time.Second, func() error {
 		if err := app.Err(); err != nil {
@@ -132,7 +139,7 @@ func TestOutOfRangeCommittedOffsetUsesTopicPolicy(t *testing.T) {
 		return nil
 	})
 	var got []string
-	for _, r := range env.ReadAll(t, out, false) {
+	for _, r := range env.ReadAll(t, out, g == streams.ExactlyOnceV2) {
 		got = append(got, string(r.Value))
 	}
 	if s := strings.Join(got, " "); s != "v5 v6 v7 v8 v9" {
