@@ -297,7 +297,12 @@ func (r *Restorer) Cancel(job *Job) {
 // Run polls changelogs and applies them until ctx ends.
 func (r *Restorer) Run(ctx context.Context) {
 	var batch []statestore.ChangelogRecord
+	lastCheck := time.Now()
 	for ctx.Err() == nil {
+		if time.Since(lastCheck) >= logStartCheckInterval {
+			lastCheck = time.Now()
+			r.finishDeleted(ctx)
+		}
 		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		fetches := r.cl.PollRecords(pctx, 100000)
 		cancel()
@@ -372,20 +377,80 @@ func (r *Restorer) apply(pj *partJob, recs []*kgo.Record, batch []statestore.Cha
 		}
 	}
 	if reached || (last >= 0 && last+1 >= sr.End) {
-		sr.done = true
-		r.mu.Lock()
-		delete(r.parts[sr.Topic], sr.Partition)
-		r.mu.Unlock()
-		r.cl.RemoveConsumePartitions(map[string][]int32{sr.Topic: {sr.Partition}})
-		if r.listener != nil {
-			r.listener.OnRestoreEnd(job.Task, sr.Store, sr.Topic, sr.Partition, sr.restored, time.Since(job.start))
-		}
-		job.remaining--
-		if job.remaining == 0 {
-			r.finishLocked(job, nil)
-		}
+		r.partDoneLocked(pj)
 	}
 	return batch
+}
+
+// partDoneLocked ends the restoration of one store partition that reached
+// its target; job.mu is held.
+func (r *Restorer) partDoneLocked(pj *partJob) {
+	job, sr := pj.job, pj.store
+	sr.done = true
+	r.mu.Lock()
+	delete(r.parts[sr.Topic], sr.Partition)
+	r.mu.Unlock()
+	r.cl.RemoveConsumePartitions(map[string][]int32{sr.Topic: {sr.Partition}})
+	if r.listener != nil {
+		r.listener.OnRestoreEnd(job.Task, sr.Store, sr.Topic, sr.Partition, sr.restored, time.Since(job.start))
+	}
+	job.remaining--
+	if job.remaining == 0 {
+		r.finishLocked(job, nil)
+	}
+}
+
+// logStartCheckInterval is how often Run checks the log starts of the
+// partitions being restored.
+const logStartCheckInterval = time.Second
+
+// finishDeleted ends the restoration of store partitions whose changelog's
+// log start reached the target end: retention deleted every record below
+// it after the target was taken, so the consumer's position is at the end
+// with no record to deliver (Kafka Streams' StoreChangelogReader takes a
+// restore as complete once the restore consumer's position reaches the end
+// offset, records or not).
+func (r *Restorer) finishDeleted(ctx context.Context) {
+	r.mu.Lock()
+	var pjs []*partJob
+	topics := map[string]bool{}
+	for topic, ps := range r.parts {
+		for _, pj := range ps {
+			if !pj.job.Standby {
+				pjs = append(pjs, pj)
+				topics[topic] = true
+			}
+		}
+	}
+	r.mu.Unlock()
+	if len(pjs) == 0 {
+		return
+	}
+	names := make([]string, 0, len(topics))
+	for t := range topics {
+		names = append(names, t)
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	starts, err := r.adm.ListStartOffsets(lctx, names...)
+	if err != nil {
+		return
+	}
+	for _, pj := range pjs {
+		s, ok := starts.Lookup(pj.store.Topic, pj.store.Partition)
+		if !ok || s.Err != nil || s.Offset < pj.store.End {
+			continue
+		}
+		pj.job.mu.Lock()
+		r.mu.Lock()
+		current := r.parts[pj.store.Topic][pj.store.Partition] == pj
+		r.mu.Unlock()
+		if current && !pj.job.cancelled && !pj.store.done && pj.job.err == nil {
+			r.log.Info("changelog records below the restore target were deleted; the store is at the changelog end", "task", pj.job.Task, "store", pj.store.Store, "topic", pj.store.Topic, "partition", pj.store.Partition, "log_start", s.Offset, "end", pj.store.End)
+			r.partDoneLocked(pj)
+		}
+		pj.job.mu.Unlock()
+	}
 }
 
 func (r *Restorer) fail(topic string, p int32, err error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/sluicestreams/sluice/internal/kafkatest"
 	"github.com/sluicestreams/sluice/serde"
 	"github.com/sluicestreams/sluice/statestore"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -47,14 +48,9 @@ func int64Bytes(v int64) []byte {
 // the checkpoint with only the tail left to read.
 func TestRestoreFromChangelog(t *testing.T) {
 	env := kafkatest.Cluster(t)
-	appID := env.AppID(t)
-	topic := statestore.ChangelogTopic(appID, "counts")
-	adm := env.Admin(t)
+	appID, topic, _ := countsChangelog(t, env, 2, map[string]*string{"cleanup.policy": ptrTo("compact")})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := adm.CreateTopic(ctx, 2, env.ReplicationFactor(), map[string]*string{"cleanup.policy": ptrTo("compact")}, topic); err != nil {
-		t.Fatal(err)
-	}
 	var recs []*kgo.Record
 	for i := 0; i < 1000; i++ {
 		recs = append(recs, &kgo.Record{Topic: topic, Partition: 1, Key: []byte("k" + strconv.Itoa(i%10)), Value: int64Bytes(int64(i))})
@@ -277,4 +273,64 @@ func TestRestoreStoreWithOwnVersionHeader(t *testing.T) {
 			t.Errorf("restoring a value with headers %v: %v, want ErrUnknownFormat", hs, err)
 		}
 	}
+}
+
+// TestRestoreFinishesWhenRecordsBelowEndDeleted: retention deletes every
+// changelog record below the restore target after the target was taken;
+// the restore consumer's position is then at the end with no record to
+// deliver, and the restore completes (StoreChangelogReader.hasRestoredToEnd
+// takes a restore as done once the restore consumer's position reaches the
+// end offset, records or not;
+// StoreChangelogReaderTest.shouldCheckCompletionIfPositionLargerThanEndOffset).
+// Sluice waited for a record forever.
+func TestRestoreFinishesWhenRecordsBelowEndDeleted(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	appID, topic, adm := countsChangelog(t, env, 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var recs []*kgo.Record
+	for i := range 10 {
+		recs = append(recs, &kgo.Record{Topic: topic, Key: []byte("k" + strconv.Itoa(i)), Value: int64Bytes(int64(i))})
+	}
+	produceTo(t, env, recs)
+	eng := statestore.NewMemEngine()
+	defer eng.Close()
+	m, err := statestore.OpenManager(statestore.ManagerConfig{
+		ApplicationID: appID, Task: "0_0", Partition: 0, Engine: eng,
+		Stores: []statestore.Builder{statestore.KeyValue("counts", serde.String(), serde.Int64())},
+	})
+	must(t, err)
+	defer m.Close()
+	cl := env.Client(t, changelog.RestoreClientOpts(true)...)
+	r := changelog.NewRestorer(cl, true, nil, nil)
+	go r.Run(ctx)
+	job, err := r.Prepare(ctx, "0_0", 0, appID, m)
+	must(t, err)
+	del := kadm.Offsets{}
+	del.Add(kadm.Offset{Topic: topic, Partition: 0, At: 10, LeaderEpoch: -1})
+	dr, err := adm.DeleteRecords(ctx, del)
+	must(t, err)
+	must(t, dr.Error())
+	r.Add(job)
+	select {
+	case <-job.Done():
+		must(t, job.Err())
+	case <-time.After(20 * time.Second):
+		t.Fatal("restore did not finish with every record below its target deleted")
+	}
+}
+
+// countsChangelog creates the changelog topic of store "counts" of a new
+// application, returning the application id, the topic and an admin client.
+func countsChangelog(t *testing.T, env *kafkatest.Env, partitions int32, configs map[string]*string) (string, string, *kadm.Client) {
+	t.Helper()
+	appID := env.AppID(t)
+	topic := statestore.ChangelogTopic(appID, "counts")
+	adm := env.Admin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := adm.CreateTopic(ctx, partitions, env.ReplicationFactor(), configs, topic); err != nil {
+		t.Fatal(err)
+	}
+	return appID, topic, adm
 }

@@ -133,7 +133,7 @@ func (w *worker) commitTxn(ctx context.Context, reopen bool) error {
 				if w.meta[topic] == nil {
 					w.meta[topic] = map[int32]fetchedOffset{}
 				}
-				w.meta[topic][p] = fetchedOffset{offset: o.Offset, partitionTime: st}
+				w.meta[topic][p] = fetchedOffset{offset: o.Offset, partitionTime: st, metadata: o.Metadata}
 			}
 		}
 		var tasks []*task.Active

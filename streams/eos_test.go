@@ -186,3 +186,43 @@ func eosCounting(t *testing.T) (env *kafkatest.Env, in, out, appID string, top *
 	}
 	return env, in, out, appID, top, cfg
 }
+
+// TestExactlyOnceCommitsPastTransactionMarkers: with transactional input,
+// the committed offset reaches the partition's end, past the commit marker
+// after the last record, as Kafka Streams commits the consumer position when
+// nothing is buffered (StreamTask.committableOffsetsAndMetadata, KAFKA-6607;
+// StreamTaskTest.shouldCommitConsumerPositionIfRecordQueueIsEmpty). Sluice
+// committed the last record's offset + 1, so the group's lag stayed at 1.
+func TestExactlyOnceCommitsPastTransactionMarkers(t *testing.T) {
+	env := kafkatest.Cluster(t)
+	in, out := env.Topic(t, 1, nil), env.Topic(t, 1, nil)
+	appID := env.AppID(t)
+	prod := env.Client(t, kgo.TransactionalID(appID+"-upstream"), kgo.DefaultProduceTopic(in))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	must(t, prod.BeginTransaction())
+	for i := range 5 {
+		must(t, prod.ProduceSync(ctx, &kgo.Record{Key: []byte("k"), Value: []byte(fmt.Sprint("v", i))}).FirstErr())
+	}
+	must(t, prod.EndTransaction(ctx, kgo.TryCommit))
+	cfg := testConfig(env, appID)
+	cfg.Guarantee = streams.ExactlyOnceV2
+	startApp(t, echoTopology(t, in, out), cfg)
+	adm := env.Admin(t)
+	env.WaitFor(t, 30*time.Second, func() error {
+		ends, err := adm.ListEndOffsets(context.Background(), in)
+		if err != nil {
+			return err
+		}
+		offs, err := adm.FetchOffsets(context.Background(), appID)
+		if err != nil {
+			return err
+		}
+		e, _ := ends.Lookup(in, 0)
+		o, ok := offs.Lookup(in, 0)
+		if !ok || o.At != e.Offset {
+			return fmt.Errorf("committed %+v, end offset %d (5 records and a marker)", o.At, e.Offset)
+		}
+		return nil
+	})
+}

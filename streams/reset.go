@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sluicestreams/sluice/processor"
+	"github.com/sluicestreams/sluice/task"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -45,66 +49,56 @@ func parseOffsetReset(v string) (string, time.Duration, error) {
 	return "", 0, fmt.Errorf("auto.offset.reset %q is not earliest, latest, none or by_duration:<duration>", v)
 }
 
+// isoDuration is the grammar of Java's Duration.parse: an optional sign,
+// "P", optional days, then optionally "T" with, in this order, hours,
+// minutes and seconds with up to 9 fraction digits after "." or ",";
+// each number may carry its own sign; letters in either case.
+var isoDuration = regexp.MustCompile(`^(?i)([-+]?)P(?:([-+]?[0-9]+)D)?(T(?:([-+]?[0-9]+)H)?(?:([-+]?[0-9]+)M)?(?:([-+]?[0-9]+)(?:[.,]([0-9]{0,9}))?S)?)?$`)
+
 // parseISODuration parses the ISO-8601 durations Java's Duration.parse
-// accepts: an optional sign, "P", days, then "T" with hours, minutes and
-// (fractional) seconds, each part optional but at least one present.
+// accepts, and rejects what it rejects: no part at all ("P", "PT"), a "T"
+// with no time part after it ("P1DT"), parts out of order or repeated,
+// more than 9 fraction digits, or a value out of range.
 func parseISODuration(s string) (time.Duration, error) {
-	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	if len(s) < 2 || (s[0] != 'P' && s[0] != 'p') {
+	m := isoDuration.FindStringSubmatch(s)
+	if m == nil || (m[2] == "" && m[4] == "" && m[5] == "" && m[6] == "") || strings.EqualFold(m[3], "T") {
 		return 0, fmt.Errorf("not an ISO-8601 duration")
 	}
-	s = s[1:]
 	var total time.Duration
-	inTime, parts := false, 0
-	for s != "" {
-		if s[0] == 'T' || s[0] == 't' {
-			if inTime {
-				return 0, fmt.Errorf("not an ISO-8601 duration")
-			}
-			inTime = true
-			s = s[1:]
-			continue
+	add := func(num string, unit time.Duration) error {
+		if num == "" {
+			return nil
 		}
-		i := 0
-		for i < len(s) && (s[i] == '-' || s[i] == '+' || s[i] == '.' || (s[i] >= '0' && s[i] <= '9')) {
-			i++
+		n, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || n > math.MaxInt64/int64(unit) || n < math.MinInt64/int64(unit) {
+			return fmt.Errorf("ISO-8601 duration %q out of range", s)
 		}
-		if i == 0 || i == len(s) {
-			return 0, fmt.Errorf("not an ISO-8601 duration")
+		d := time.Duration(n) * unit
+		if (d > 0 && total > math.MaxInt64-d) || (d < 0 && total < math.MinInt64-d) {
+			return fmt.Errorf("ISO-8601 duration %q out of range", s)
 		}
-		num, unit := s[:i], s[i]
-		s = s[i+1:]
-		var scale time.Duration
-		switch {
-		case !inTime && (unit == 'D' || unit == 'd'):
-			scale = 24 * time.Hour
-		case inTime && (unit == 'H' || unit == 'h'):
-			scale = time.Hour
-		case inTime && (unit == 'M' || unit == 'm'):
-			scale = time.Minute
-		case inTime && (unit == 'S' || unit == 's'):
-			scale = time.Second
-		default:
-			return 0, fmt.Errorf("not an ISO-8601 duration")
-		}
-		if scale != time.Second && strings.Contains(num, ".") {
-			return 0, fmt.Errorf("not an ISO-8601 duration")
-		}
-		f, err := strconv.ParseFloat(num, 64)
-		if err != nil {
+		total += d
+		return nil
+	}
+	for _, part := range []struct {
+		num  string
+		unit time.Duration
+	}{{m[2], 24 * time.Hour}, {m[4], time.Hour}, {m[5], time.Minute}, {m[6], time.Second}} {
+		if err := add(part.num, part.unit); err != nil {
 			return 0, err
 		}
-		total += time.Duration(f * float64(scale))
-		parts++
 	}
-	if parts == 0 {
-		return 0, fmt.Errorf("not an ISO-8601 duration")
+	if m[7] != "" {
+		// The fraction takes the seconds' sign (Duration.parse: "-0.5S").
+		frac, _ := strconv.ParseInt((m[7] + "000000000")[:9], 10, 64)
+		if strings.HasPrefix(m[6], "-") {
+			frac = -frac
+		}
+		if err := add(strconv.FormatInt(frac, 10), time.Nanosecond); err != nil {
+			return 0, err
+		}
 	}
-	if neg {
+	if m[1] == "-" {
 		total = -total
 	}
 	return total, nil
@@ -112,7 +106,11 @@ func parseISODuration(s string) (time.Duration, error) {
 
 // resetPolicies maps every source topic (as named on the broker) to its
 // policy: the source's own (dsl.WithOffsetReset), else the configured
-// default; repartition topics always start at the earliest offset.
+// default. Repartition topics have none of their own, so they follow the
+// default too: Kafka Streams 4.4's OptimizableRepartitionNode adds their
+// source with no reset policy, and StreamThread.resetOffsets falls back to
+// auto.offset.reset for them (latest starts a new application's repartition
+// partitions at their end; none fails it).
 func (a *App) resetPolicies() (map[string]resetPolicy, resetPolicy, error) {
 	kind, d, err := parseOffsetReset(a.cfg.AutoOffsetReset)
 	if err != nil {
@@ -126,9 +124,10 @@ func (a *App) resetPolicies() (map[string]resetPolicy, resetPolicy, error) {
 	out := map[string]resetPolicy{}
 	for _, st := range sources {
 		name, p := st.Topic, def
+		if st.Internal {
+			name = a.internal(st.Topic)
+		}
 		switch {
-		case st.Internal:
-			name, p = a.internal(st.Topic), resetPolicy{kind: ResetEarliest}
 		case st.OffsetReset == processor.ResetEarliest:
 			p = resetPolicy{kind: ResetEarliest}
 		case st.OffsetReset == processor.ResetLatest:
@@ -165,10 +164,7 @@ var ErrNoCommittedOffset = errors.New("streams: no committed offset and the offs
 func (w *worker) adjustOffsets(_ context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
 	now := time.Now()
 	for topic, ps := range offsets {
-		p, ok := w.app.resets[topic]
-		if !ok {
-			p = w.app.defaultReset
-		}
+		p := w.policy(topic)
 		for part, o := range ps {
 			if o.EpochOffset().Offset >= 0 {
 				continue // committed
@@ -182,4 +178,66 @@ func (w *worker) adjustOffsets(_ context.Context, offsets map[string]map[int32]k
 		}
 	}
 	return offsets, nil
+}
+
+// resetOutOfRange moves input partitions whose fetch position (a committed
+// offset, mostly) is no longer in the log to where each one's topic policy
+// says, computed now, as Kafka Streams' StreamThread.resetOffsets does on
+// the consumer's InvalidOffsetException; under none it fails naming the
+// partition, as Kafka Streams throws "No valid committed offset found for
+// input topic ...". It runs in step, with rebalances held back.
+func (w *worker) resetOutOfRange(tps []task.TopicPartition) error {
+	ctx, cancel := context.WithTimeout(w.ctx, 30*time.Second)
+	defer cancel()
+	set := map[string]map[int32]kgo.EpochOffset{}
+	for _, tp := range tps {
+		p := w.policy(tp.Topic)
+		var listed kadm.ListedOffsets
+		var err error
+		switch p.kind {
+		case ResetNone:
+			return fmt.Errorf("%w: the position of %s[%d] is out of range (retention deleted its records?) (set auto.offset.reset, or the source's dsl.WithOffsetReset)", ErrNoCommittedOffset, tp.Topic, tp.Partition)
+		case ResetLatest:
+			listed, err = w.app.adm.ListEndOffsets(ctx, tp.Topic)
+		case "by_duration":
+			listed, err = w.app.adm.ListOffsetsAfterMilli(ctx, time.Now().Add(-p.d).UnixMilli(), tp.Topic)
+		default:
+			listed, err = w.app.adm.ListStartOffsets(ctx, tp.Topic)
+		}
+		if err == nil {
+			err = listed.Error()
+		}
+		o, ok := listed.Lookup(tp.Topic, tp.Partition)
+		if err != nil || !ok {
+			return fmt.Errorf("streams: worker %d: listing offsets to reset %s[%d], whose position is out of range: %v", w.index, tp.Topic, tp.Partition, err)
+		}
+		off := o.Offset
+		if off < 0 { // by_duration past the last record: the end
+			ends, err := w.app.adm.ListEndOffsets(ctx, tp.Topic)
+			e, ok := ends.Lookup(tp.Topic, tp.Partition)
+			if err != nil || !ok || e.Err != nil {
+				return fmt.Errorf("streams: worker %d: listing the end offset of %s[%d]: %v", w.index, tp.Topic, tp.Partition, err)
+			}
+			off = e.Offset
+		}
+		w.log.Info("input partition position out of range; resetting it by its offset reset policy", "topic", tp.Topic, "partition", tp.Partition, "policy", p.kind, "offset", off)
+		if set[tp.Topic] == nil {
+			set[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		if t := w.byTP[tp.Topic][tp.Partition]; t != nil {
+			t.ResetPosition(tp.Topic, tp.Partition, off)
+		}
+	}
+	w.cl.SetOffsets(set)
+	return nil
+}
+
+// policy is the offset reset policy of a source topic (as named on the
+// broker).
+func (w *worker) policy(topic string) resetPolicy {
+	if p, ok := w.app.resets[topic]; ok {
+		return p
+	}
+	return w.app.defaultReset
 }

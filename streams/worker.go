@@ -76,10 +76,12 @@ type worker struct {
 }
 
 // fetchedOffset is a committed offset read back on assignment, with the
-// partition time in its metadata.
+// partition time in its metadata, and the metadata itself (it may carry
+// Kafka Streams' processor metadata).
 type fetchedOffset struct {
 	offset        int64
 	partitionTime int64
+	metadata      string
 }
 
 // produceErrors keeps the first production error; kgo reports them on its
@@ -120,7 +122,6 @@ func newWorker(a *App, index int) (*worker, error) {
 	// that names only partitions with nothing new (others paused) would
 	// otherwise hold the worker for seconds. ClientOpts may override it.
 	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.Brokers...), kgo.FetchMaxWait(500 * time.Millisecond)}
-	resetOffset, _ := a.defaultReset.kgoOffset(time.Now())
 	opts = append(opts, a.cfg.ClientOpts...)
 	opts = append(opts,
 		kgo.ClientID(a.cfg.ApplicationID+"-"+a.cfg.ProcessID+"-"+strconv.Itoa(index)),
@@ -133,9 +134,13 @@ func newWorker(a *App, index int) (*worker, error) {
 		kgo.RebalanceTimeout(a.cfg.RebalanceTimeout),
 		// Partitions with no committed offset start at the log start
 		// here; adjustOffsets then applies each topic's reset policy, as
-		// Kafka Streams resets per topic itself.
+		// Kafka Streams resets per topic itself. A committed offset out
+		// of range comes back as a fetch error instead of a silent reset,
+		// and resetOutOfRange applies that topic's policy (Kafka Streams
+		// sets the consumer's auto.offset.reset to none and resets in
+		// StreamThread.resetOffsets).
 		kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
-		kgo.ConsumeResetOffset(resetOffset),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.AdjustFetchOffsetsFn(w.adjustOffsets),
 		// Transaction markers come back as control records, so the task
 		// sees the position move past them and knows when its lag is 0.
@@ -211,8 +216,8 @@ func (w *worker) run() (err error) {
 			break
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				return
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, kerr.OffsetOutOfRange) {
+				return // OffsetOutOfRange: step resets the partition
 			}
 			w.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 		})
@@ -306,9 +311,14 @@ func (w *worker) step(fetches kgo.Fetches) error {
 		return w.abortForRebalance(w.ctx)
 	}
 	var pause map[string][]int32
+	var outOfRange []task.TopicPartition
 	readCommitted := w.app.cfg.Guarantee == ExactlyOnceV2
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		t := w.byTP[p.Topic][p.Partition]
+		if t != nil && errors.Is(p.Err, kerr.OffsetOutOfRange) {
+			outOfRange = append(outOfRange, task.TopicPartition{Topic: p.Topic, Partition: p.Partition})
+			return
+		}
 		if t == nil || p.Err != nil {
 			// Not ours any more; kgo drops buffered data of revoked
 			// partitions, so this is only a race we can ignore: the new
@@ -338,6 +348,11 @@ func (w *worker) step(fetches kgo.Fetches) error {
 	})
 	if w.fatal != nil {
 		return w.fatal
+	}
+	if len(outOfRange) > 0 {
+		if err := w.resetOutOfRange(outOfRange); err != nil {
+			return err
+		}
 	}
 	if pause != nil {
 		w.cl.PauseFetchPartitions(pause)
@@ -816,6 +831,7 @@ func (w *worker) onAssigned(ctx context.Context, _ *kgo.Client, assigned map[str
 		for _, tp := range tps {
 			if fo, ok := w.meta[tp.Topic][tp.Partition]; ok {
 				t.InitPartitionTime(tp.Topic, tp.Partition, fo.partitionTime)
+				t.InitProcessorMetadata(fo.metadata)
 				t.SetPosition(tp.Topic, tp.Partition, fo.offset)
 			}
 			if w.byTP[tp.Topic] == nil {
@@ -949,9 +965,14 @@ func (w *worker) onOffsetsFetched(_ context.Context, _ *kgo.Client, resp *kmsg.O
 		if w.meta[topic] == nil {
 			w.meta[topic] = map[int32]fetchedOffset{}
 		}
-		w.meta[topic][p] = fetchedOffset{offset: offset, partitionTime: st}
+		fo := fetchedOffset{offset: offset, partitionTime: st}
+		if md != nil {
+			fo.metadata = *md
+		}
+		w.meta[topic][p] = fo
 		if t := w.byTP[topic][p]; t != nil {
 			t.InitPartitionTime(topic, p, st)
+			t.InitProcessorMetadata(fo.metadata)
 			t.SetPosition(topic, p, offset)
 		}
 	}
@@ -980,8 +1001,9 @@ const lagProbeInterval = 200 * time.Millisecond
 // tail) without telling, so the lag it left would never reach 0.
 const stalledLagTimeout = 10 * time.Second
 
-// probeLags lists the end offsets of the input partitions that block a task
-// because nothing is buffered for them and their lag is unknown. Kafka's
+// probeLags lists the end and start offsets of the input partitions that
+// block a task because nothing is buffered for them and their lag is unknown
+// (or known but not shrinking: see task.Active.WaitingForLag). Kafka's
 // consumer learns them from every fetch response, even an empty one; kgo
 // hands a fetch to the caller only when it has records or errors, so a
 // partition that is empty on the broker would otherwise never get a known
@@ -1035,7 +1057,8 @@ func (w *worker) probeLags() {
 		w.log.Debug("listing end offsets of partitions a task waits on", "err", err)
 		return
 	}
-	// Positions the reset policies would pick, for partitions not started.
+	// Positions the reset policies would pick, for partitions not started,
+	// and the log starts, for partitions started below them.
 	starts, _ := w.app.adm.ListStartOffsets(ctx, topics...)
 	after := map[time.Duration]kadm.ListedOffsets{}
 	for _, n := range need {
@@ -1043,11 +1066,18 @@ func (w *worker) probeLags() {
 		if !ok || e.Err != nil {
 			continue
 		}
-		pos := int64(-1)
-		p, ok := w.app.resets[n.tp.Topic]
-		if !ok {
-			p = w.app.defaultReset
+		if n.t.Position(n.tp.Topic, n.tp.Partition) >= 0 {
+			// A known position below the log start is raised to it:
+			// nothing below it can be fetched any more.
+			pos := int64(-1)
+			if s, ok := starts.Lookup(n.tp.Topic, n.tp.Partition); ok && s.Err == nil {
+				pos = s.Offset
+			}
+			n.t.SetEndOffset(n.tp.Topic, n.tp.Partition, e.Offset, pos)
+			continue
 		}
+		pos := int64(-1)
+		p := w.policy(n.tp.Topic)
 		switch p.kind {
 		case ResetEarliest:
 			if s, ok := starts.Lookup(n.tp.Topic, n.tp.Partition); ok && s.Err == nil {

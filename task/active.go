@@ -1,10 +1,12 @@
 package task
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +59,14 @@ type Active struct {
 	commitRequested bool
 
 	stores *statestore.Manager
+
+	// procMeta is Kafka Streams' processor metadata (ProcessorMetadata:
+	// keys to int64 values) read from the committed offsets' metadata,
+	// merged over the partitions; committed back with every offset, as
+	// Kafka Streams does. procMetaRaw is its encoding as read when a single
+	// section was read, written back byte for byte.
+	procMeta    map[string]int64
+	procMetaRaw []byte
 }
 
 // TopicPartition names one partition of a topic.
@@ -170,6 +180,53 @@ func (a *Active) InitPartitionTime(topic string, partition int32, ts int64) {
 	}
 }
 
+// InitProcessorMetadata takes the processor metadata (the section after the
+// partition time) of a partition's committed offset metadata, merging it
+// into the task's, as Kafka Streams' StreamTask merges every input
+// partition's on initialization; the task commits it back unchanged with its
+// offsets (Sluice writes no keys of its own). Metadata without such a
+// section, or that does not decode, changes nothing.
+func (a *Active) InitProcessorMetadata(md string) {
+	raw := processorMetadataSection(md)
+	if len(raw) == 0 {
+		return
+	}
+	entries, err := parseProcessorMetadata(raw)
+	if err != nil || len(entries) == 0 {
+		return
+	}
+	if a.procMeta == nil {
+		a.procMeta, a.procMetaRaw = map[string]int64{}, raw
+	} else if !bytes.Equal(raw, a.procMetaRaw) {
+		a.procMetaRaw = nil
+	}
+	for _, e := range entries {
+		a.procMeta[e.key] = e.value
+	}
+}
+
+// processorMetadataBytes is the task's processor metadata, encoded.
+func (a *Active) processorMetadataBytes() []byte {
+	if len(a.procMeta) == 0 {
+		return nil
+	}
+	if a.procMetaRaw != nil {
+		return a.procMetaRaw
+	}
+	keys := make([]string, 0, len(a.procMeta))
+	for k := range a.procMeta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(keys)))
+	for _, k := range keys {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(k)))
+		b = append(b, k...)
+		b = binary.BigEndian.AppendUint64(b, uint64(a.procMeta[k]))
+	}
+	return b
+}
+
 // SetPosition records where consumption of a partition starts (the committed
 // offset), so a task restarted with nothing to process still commits the same
 // position and knows its lag.
@@ -182,6 +239,21 @@ func (a *Active) SetPosition(topic string, partition int32, offset int64) {
 			q.lastCommit = offset
 		}
 	}
+}
+
+// ResetPosition tells the task the consumer was moved to offset on a
+// partition (its position was out of range and the reset policy picked
+// offset): records are fetched from there on. Nothing buffered for it is
+// kept.
+func (a *Active) ResetPosition(topic string, partition int32, offset int64) {
+	q := a.queue(topic, partition)
+	if q == nil {
+		return
+	}
+	a.buffered -= q.n
+	q.clear()
+	q.fetched, q.consumed = offset, offset
+	q.blockedSince, q.idleDeadline = time.Time{}, time.Time{}
 }
 
 func (a *Active) queue(topic string, partition int32) *partitionQueue {
@@ -237,6 +309,7 @@ func (a *Active) AddRecords(topic string, partition int32, recs []*kgo.Record, e
 			// A transaction marker: not data, but the position moves past
 			// it, or the lag would never reach 0.
 			q.fetched = r.Offset + 1
+			q.consumed = r.Offset + 1
 			continue
 		}
 		added++
@@ -248,6 +321,7 @@ func (a *Active) AddRecords(topic string, partition int32, recs []*kgo.Record, e
 		}
 		q.push(queued{rec: r, ts: ts})
 		q.fetched = r.Offset + 1
+		q.consumed = r.Offset + 1
 	}
 	a.buffered += added
 	if endOffset >= 0 {
@@ -353,21 +427,51 @@ func (a *Active) readyToProcess() bool {
 // enforced-processing-total).
 func (a *Active) EnforcedProcessing() int64 { return a.enforced }
 
+// lagRecheckAfter is how long a partition with nothing buffered may block
+// its task with a known lag above 0 before WaitingForLag asks for its
+// offsets again: its position may have moved without a record (a reset past
+// data retention deleted), which only a fresh listing shows.
+const lagRecheckAfter = time.Second
+
 // WaitingForLag lists the task's partitions that block it because nothing
-// is buffered for them and their lag is not known: the caller learns their
-// end offsets (SetEndOffset) so the task can decide whether to wait. Empty
+// is buffered for them and their lag is not known, or is above 0 and no
+// record came for lagRecheckAfter: the caller learns their end and start
+// offsets (SetEndOffset) so the task can decide whether to wait. Empty
 // when max.task.idle.ms is negative or nothing is buffered.
 func (a *Active) WaitingForLag() []TopicPartition {
 	if a.cfg.MaxTaskIdle < 0 || a.buffered == 0 {
 		return nil
 	}
 	var out []TopicPartition
+	var now time.Time
 	for _, q := range a.parts {
-		if q.n == 0 && q.lag() < 0 {
+		if q.n != 0 {
+			continue
+		}
+		lag := q.lag()
+		if lag > 0 && !q.blockedSince.IsZero() {
+			if now.IsZero() {
+				now = a.cfg.Now()
+			}
+			if now.Sub(q.blockedSince) < lagRecheckAfter {
+				continue
+			}
+		}
+		if lag != 0 {
 			out = append(out, TopicPartition{q.topic, q.partition})
 		}
 	}
 	return out
+}
+
+// Position is where the task takes a partition's consumer to be (after the
+// last record or marker fetched, or where consumption started), or -1 if
+// not known.
+func (a *Active) Position(topic string, partition int32) int64 {
+	if q := a.queue(topic, partition); q != nil {
+		return q.fetched
+	}
+	return -1
 }
 
 // StalledPartitions lists the partitions that have blocked the task for
@@ -405,17 +509,27 @@ func (a *Active) AssumeCaughtUp(topic string, partition int32) {
 
 // SetEndOffset records a partition's end offset (high watermark, or last
 // stable offset under read_committed) as a fetch or an offset listing
-// reported it. position is where the consumer will fetch next if the task
-// does not know it yet (the offset the reset policy picked for a partition
-// with no committed offset), or -1. Together they give the partition's lag.
+// reported it, and position, an offset the consumer's position is known to
+// be at or past, or -1: for a partition whose position the task does not
+// know, the offset the reset policy picked (no committed offset); for one it
+// knows, the partition's log start offset. A known position below it is
+// raised to it while nothing is buffered: a committed offset whose records
+// retention deleted is never fetched, and Kafka's consumer lag
+// (currentLag) is measured from where the consumer really is. Together they
+// give the partition's lag.
 func (a *Active) SetEndOffset(topic string, partition int32, end, position int64) {
 	q := a.queue(topic, partition)
 	if q == nil || end < 0 {
 		return
 	}
 	q.endOffset = end
-	if q.fetched < 0 && position >= 0 {
+	switch {
+	case position < 0:
+	case q.fetched < 0:
 		q.fetched = position
+	case q.n == 0 && position > q.fetched:
+		q.fetched = position
+		q.blockedSince = time.Time{}
 	}
 }
 
@@ -502,8 +616,20 @@ func (a *Active) RequestCommit() { a.commitRequested = true }
 func (a *Active) CommitRequested() bool { return a.commitRequested }
 
 // CommitNeeded reports whether the task processed anything since its last
-// commit.
-func (a *Active) CommitNeeded() bool { return a.commitNeeded || a.commitRequested }
+// commit, or the consumer moved past transaction markers after what it
+// processed (Kafka Streams' StreamTask.commitNeeded checks the consumer
+// position the same way).
+func (a *Active) CommitNeeded() bool {
+	if a.commitNeeded || a.commitRequested {
+		return true
+	}
+	for _, q := range a.parts {
+		if q.committed >= 0 && q.commitOffset() > q.lastCommit {
+			return true
+		}
+	}
+	return false
+}
 
 // Offset is one partition's offset to commit, with the metadata that carries
 // the partition's time (Kafka Streams' TopicPartitionMetadata).
@@ -513,15 +639,19 @@ type Offset struct {
 	Metadata string
 }
 
-// CommitOffsets returns the offsets of the records processed so far, one per
-// partition that processed anything, each with its partition's time in the
-// metadata (as Kafka Streams commits them). Records buffered but not
-// processed are not included.
+// CommitOffsets returns the offsets to commit, one per partition that
+// processed anything, each with its partition's time in the metadata: the
+// offset of the first record buffered and not processed, or, with nothing
+// buffered, the consumer's position, which is past any transaction marker
+// after the last record (Kafka Streams'
+// StreamTask.committableOffsetsAndMetadata, KAFKA-6607), so a transactional
+// input's committed offset reaches its end.
 func (a *Active) CommitOffsets() []Offset {
 	var out []Offset
+	pm := a.processorMetadataBytes()
 	for _, q := range a.parts {
 		if q.committed >= 0 {
-			out = append(out, Offset{TopicPartition{q.topic, q.partition}, q.committed, EncodeCommitMetadata(q.processedTime)})
+			out = append(out, Offset{TopicPartition{q.topic, q.partition}, q.commitOffset(), encodeCommitMetadata(q.processedTime, pm)})
 		}
 	}
 	return out
@@ -533,7 +663,7 @@ func (a *Active) Committed() {
 	a.commitRequested = false
 	for _, q := range a.parts {
 		if q.committed >= 0 {
-			q.lastCommit = q.committed
+			q.lastCommit = q.commitOffset()
 		}
 	}
 }
@@ -557,9 +687,10 @@ func (a *Active) Reset(partitionTimes map[TopicPartition]int64) (map[TopicPartit
 		}
 		q.committed = -1
 		q.paused = false
+		q.consumed = -1
 		if q.lastCommit >= 0 {
 			out[TopicPartition{q.topic, q.partition}] = q.lastCommit
-			q.fetched = q.lastCommit
+			q.fetched, q.consumed = q.lastCommit, q.lastCommit
 		}
 	}
 	a.buffered = 0
@@ -629,7 +760,8 @@ func (e *Error) Unwrap() error { return e.Err }
 // Offset-commit metadata carries a partition's time so it survives a
 // restart. Kafka Streams writes TopicPartitionMetadata.encode(): base64 of a
 // magic byte (2), the partition time as a big-endian int64, and the
-// serialized processor metadata (empty here: Sluice keeps none). Version 1
+// serialized processor metadata (Sluice writes no keys of its own, but
+// commits back what it read: InitProcessorMetadata). Version 1
 // had no processor metadata. Sluice before this wrote "sluice1:<time>".
 const (
 	commitMetadataV1     = 1
@@ -641,10 +773,26 @@ const (
 // metadata exactly as Kafka Streams does, so either can take over the
 // other's committed offsets.
 func EncodeCommitMetadata(partitionTime int64) string {
-	var b [9]byte
+	return encodeCommitMetadata(partitionTime, nil)
+}
+
+// encodeCommitMetadata encodes a partition time followed by serialized
+// processor metadata.
+func encodeCommitMetadata(partitionTime int64, processorMetadata []byte) string {
+	b := make([]byte, 9, 9+len(processorMetadata))
 	b[0] = commitMetadataLatest
 	binary.BigEndian.PutUint64(b[1:], uint64(partitionTime))
-	return base64.StdEncoding.EncodeToString(b[:])
+	return base64.StdEncoding.EncodeToString(append(b, processorMetadata...))
+}
+
+// processorMetadataSection is the serialized processor metadata of
+// version-2 offset commit metadata, or nil.
+func processorMetadataSection(md string) []byte {
+	b, err := base64.StdEncoding.DecodeString(md)
+	if err != nil || len(b) <= 9 || b[0] != commitMetadataLatest {
+		return nil
+	}
+	return b[9:]
 }
 
 // DecodeCommitMetadata decodes a partition time from offset-commit
@@ -687,23 +835,37 @@ func DecodeCommitMetadata(md string) (int64, error) {
 }
 
 // checkProcessorMetadata checks the layout of Kafka Streams' serialized
+// ProcessorMetadata (see parseProcessorMetadata).
+func checkProcessorMetadata(b []byte) error {
+	_, err := parseProcessorMetadata(b)
+	return err
+}
+
+type processorMetadataEntry struct {
+	key   string
+	value int64
+}
+
+// parseProcessorMetadata decodes Kafka Streams' serialized
 // ProcessorMetadata: an int32 count, then per entry an int32 key length, the
 // UTF-8 key and an int64 value.
-func checkProcessorMetadata(b []byte) error {
+func parseProcessorMetadata(b []byte) ([]processorMetadataEntry, error) {
 	if len(b) < 4 {
-		return errors.New("truncated processor metadata")
+		return nil, errors.New("truncated processor metadata")
 	}
 	n := int32(binary.BigEndian.Uint32(b))
 	b = b[4:]
+	var out []processorMetadataEntry
 	for range max(n, 0) {
 		if len(b) < 4 {
-			return errors.New("truncated processor metadata")
+			return nil, errors.New("truncated processor metadata")
 		}
 		kl := int32(binary.BigEndian.Uint32(b))
 		if kl < 0 || int64(len(b)) < 4+int64(kl)+8 {
-			return errors.New("truncated processor metadata")
+			return nil, errors.New("truncated processor metadata")
 		}
+		out = append(out, processorMetadataEntry{string(b[4 : 4+kl]), int64(binary.BigEndian.Uint64(b[4+kl:]))})
 		b = b[4+int(kl)+8:]
 	}
-	return nil
+	return out, nil
 }

@@ -2,6 +2,7 @@ package task_test
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -216,8 +217,46 @@ func TestTransactionMarkerEndsLag(t *testing.T) {
 	if got := strings.Join(col.values, " "); got != "b0 a1 a5" {
 		t.Errorf("order %q, want b0 a1 a5", got)
 	}
-	if offs := a.CommitOffsets(); len(offs) != 2 || offs[1].Offset != 1 {
-		t.Errorf("commit offsets %+v, want b at 1 (after its last record)", offs)
+	// With nothing buffered the consumer's position is committed, past the
+	// marker (StreamTaskTest.shouldCommitConsumerPositionIfRecordQueueIsEmpty;
+	// KAFKA-6607), or a transactional input's lag would never reach 0.
+	if offs := a.CommitOffsets(); len(offs) != 2 || offs[1].Offset != 2 {
+		t.Errorf("commit offsets %+v, want b at 2 (past the marker)", offs)
+	}
+}
+
+// TestCommitPastLaterMarker follows StreamTaskTest.shouldRespectCommitNeeded
+// and commitNeeded's position check: a marker fetched after the last commit,
+// with nothing processed since, still needs a commit, at the position past
+// it; a buffered record is committed at its own offset
+// (shouldCommitNextOffsetAndProcessorMetadataFromQueueIfAvailable).
+func TestCommitPastLaterMarker(t *testing.T) {
+	a := newTask(t, &collector{}, task.Config{MaxTaskIdle: -1})
+	mustAdd(t, a, "b", recs("b", 0, "b0", 0), 1)
+	wantProcessed(t, a, 10, 1, "b0")
+	if offs := a.CommitOffsets(); len(offs) != 1 || offs[0].Offset != 1 {
+		t.Fatalf("commit offsets %+v, want b at 1", offs)
+	}
+	a.Committed()
+	if a.CommitNeeded() {
+		t.Fatal("commit needed right after a commit")
+	}
+	m := recs("b", 1, "marker", 0)
+	m[0].Attrs = kgo.NewRecordAttrs(kgo.RecordAttrsOpts{Control: true, Transactional: true})
+	mustAdd(t, a, "b", m, 2)
+	if !a.CommitNeeded() {
+		t.Fatal("no commit needed after the consumer moved past a marker")
+	}
+	if offs := a.CommitOffsets(); len(offs) != 1 || offs[0].Offset != 2 {
+		t.Fatalf("commit offsets %+v, want b at 2 (past the marker)", offs)
+	}
+	a.Committed()
+	m = recs("b", 2, "marker", 0, "b3", 3, "b4", 4)
+	m[0].Attrs = kgo.NewRecordAttrs(kgo.RecordAttrsOpts{Control: true, Transactional: true})
+	mustAdd(t, a, "b", m, 5)
+	wantProcessed(t, a, 1, 1, "b3")
+	if offs := a.CommitOffsets(); len(offs) != 1 || offs[0].Offset != 4 {
+		t.Fatalf("commit offsets %+v, want b at 4 (the buffered head)", offs)
 	}
 }
 
@@ -372,5 +411,90 @@ func TestStalledLagIsTakenAsCaughtUp(t *testing.T) {
 	wantProcessed(t, a, 10, 2, "once b is taken as caught up")
 	if len(a.StalledPartitions(0)) != 0 {
 		t.Error("b still stalled after AssumeCaughtUp")
+	}
+}
+
+// TestExpiredCommittedOffsetDoesNotStall: a committed offset (50) whose
+// records retention deleted (log start = end = 100) is never fetched; the
+// consumer's position moves to the log start without a record, and Kafka
+// Streams measures the lag from that position (PartitionGroup.readyToProcess
+// takes the lag from mainConsumer.currentLag), so the task is not blocked
+// forever. Sluice learns the log start from the lag probe.
+func TestExpiredCommittedOffsetDoesNotStall(t *testing.T) {
+	now := time.Unix(0, 0)
+	a, _ := idleTask(t, 0, &now) // a has 2 records buffered
+	a.SetPosition("b", 0, 50)    // committed offset
+	a.SetEndOffset("b", 0, 100, 100)
+	now = now.Add(time.Hour)
+	if n, _ := a.Process(10, nil); n == 0 {
+		t.Fatal("blocked forever; WaitingForLag =", a.WaitingForLag())
+	}
+}
+
+// TestKnownLagWithoutProgressIsProbedAgain: a partition whose known lag
+// stays above 0 with no record arriving is listed by WaitingForLag again
+// after a while, so its position can be checked against the log start;
+// before that, a fetch is simply awaited (shouldWaitForPollWhenLagIsNonzero).
+func TestKnownLagWithoutProgressIsProbedAgain(t *testing.T) {
+	now := time.Unix(0, 0)
+	a, _ := idleTask(t, 0, &now)
+	a.SetPosition("b", 0, 50)
+	a.SetEndOffset("b", 0, 100, -1)
+	wantProcessed(t, a, 10, 0, "with b's lag 50")
+	if w := a.WaitingForLag(); len(w) != 0 {
+		t.Fatalf("WaitingForLag() = %v right after the lag became known, want none", w)
+	}
+	now = now.Add(2 * time.Second)
+	if w := a.WaitingForLag(); len(w) != 1 || w[0].Topic != "b" {
+		t.Fatalf("WaitingForLag() = %v after 2 s without records for b, want [b]", w)
+	}
+	a.SetEndOffset("b", 0, 100, 0) // a log start below the position changes nothing
+	wantProcessed(t, a, 10, 0, "with b's lag still 50")
+}
+
+// javaMetadata is TopicPartitionMetadata.encode() of a partition time with
+// processor metadata of the given keys and values (ProcessorMetadata
+// serialization: int32 count, then int32 key length, key, int64 value).
+func javaMetadata(ts int64, kv ...any) string {
+	b := binary.BigEndian.AppendUint64([]byte{2}, uint64(ts))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(kv)/2))
+	for i := 0; i < len(kv); i += 2 {
+		k := kv[i].(string)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(k)))
+		b = append(b, k...)
+		b = binary.BigEndian.AppendUint64(b, uint64(kv[i+1].(int64)))
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// TestProcessorMetadataCommittedBack: the processor metadata in a committed
+// offset's TopicPartitionMetadata (Kafka Streams writes keys there, e.g. for
+// emit-on-window-close, through addProcessorMetadataKeyValue) is merged over
+// the task's partitions and committed back with every offset, as
+// StreamTask.initializeTaskTimeAndProcessorMetadata and
+// committableOffsetsAndMetadata do
+// (StreamTaskTest.shouldCommitNextOffsetAndProcessorMetadataFromQueueIfAvailable).
+// Sluice committed an empty section, so a Java instance taking over lost it.
+func TestProcessorMetadataCommittedBack(t *testing.T) {
+	a := newTask(t, &collector{}, task.Config{MaxTaskIdle: -1})
+	md := javaMetadata(7, "emit-window-close-key", int64(12345))
+	a.InitPartitionTime("a", 0, 7)
+	a.InitProcessorMetadata(md)
+	mustAdd(t, a, "a", recs("a", 3, "a7", 7), 4)
+	wantProcessed(t, a, 10, 1, "a7")
+	offs := a.CommitOffsets()
+	if len(offs) != 1 || offs[0].Metadata != md {
+		t.Fatalf("commit offsets %+v, want a's metadata %q unchanged", offs, md)
+	}
+	// A second partition's section is merged; both partitions commit the
+	// merged metadata.
+	a.InitProcessorMetadata(javaMetadata(1, "other", int64(-1)))
+	mustAdd(t, a, "b", recs("b", 0, "b8", 8), 1)
+	wantProcessed(t, a, 10, 1, "b8")
+	want := javaMetadata(8, "emit-window-close-key", int64(12345), "other", int64(-1))
+	for _, o := range a.CommitOffsets() {
+		if o.Topic == "b" && o.Metadata != want {
+			t.Errorf("b's metadata %q, want %q (merged processor metadata)", o.Metadata, want)
+		}
 	}
 }

@@ -35,6 +35,11 @@ type partitionQueue struct {
 	// means "no more data" (lag 0) or "data not fetched yet".
 	endOffset int64
 	fetched   int64 // offset after the last record queued, -1 if unknown
+	// consumed is the consumer's position as records and transaction
+	// markers showed it (after the last one delivered) or a reset set it;
+	// -1 if unknown. Unlike fetched, no guess raises it, so it is safe to
+	// commit.
+	consumed int64
 	// committed is the offset to commit: after the last record processed
 	// (or skipped), -1 when nothing was processed since assignment.
 	committed int64
@@ -52,7 +57,7 @@ type partitionQueue struct {
 }
 
 func newPartitionQueue(topic string, partition int32) *partitionQueue {
-	return &partitionQueue{topic: topic, partition: partition, partitionTime: -1, processedTime: -1, endOffset: -1, fetched: -1, committed: -1, lastCommit: -1}
+	return &partitionQueue{topic: topic, partition: partition, partitionTime: -1, processedTime: -1, endOffset: -1, fetched: -1, consumed: -1, committed: -1, lastCommit: -1}
 }
 
 func (q *partitionQueue) push(r queued) {
@@ -85,6 +90,16 @@ func (q *partitionQueue) lag() int64 {
 		return -1
 	}
 	return max(0, q.endOffset-q.fetched)
+}
+
+// commitOffset is the offset to commit for a partition that processed
+// something: its head record's, or the consumer's position when nothing is
+// buffered (past markers), never below what was processed.
+func (q *partitionQueue) commitOffset() int64 {
+	if q.n > 0 {
+		return max(q.committed, q.peek().rec.Offset)
+	}
+	return max(q.committed, q.consumed)
 }
 
 func (q *partitionQueue) clear() {
