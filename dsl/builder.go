@@ -28,6 +28,47 @@ type Builder struct {
 	// joinRepartitions maps a stream's node to the source of the
 	// repartition topic its joins read (see joinRepartition).
 	joinRepartitions map[string]string
+	// nullKeyFilters are the repartitions' filter nodes with the flag that
+	// makes them drop null keys; relaxedJoins the nodes of joins that keep
+	// a null key (LeftJoin). See relaxNullKeyFilters.
+	nullKeyFilters map[string]*bool
+	relaxedJoins   map[string]bool
+}
+
+// nullKeyFilter registers a repartition's filter node and returns the flag
+// its processor reads.
+func (b *Builder) nullKeyFilter(node string) *bool {
+	if b.nullKeyFilters == nil {
+		b.nullKeyFilters = map[string]*bool{}
+	}
+	drop := new(bool)
+	b.nullKeyFilters[node] = drop
+	return drop
+}
+
+// relaxedJoin marks a join node that keeps records with a null key.
+func (b *Builder) relaxedJoin(node string) {
+	if b.relaxedJoins == nil {
+		b.relaxedJoins = map[string]bool{}
+	}
+	b.relaxedJoins[node] = true
+}
+
+// relaxNullKeyFilters settles what each repartition's filter does, as Kafka
+// Streams' InternalStreamsBuilder.rewriteRepartitionNodes (KIP-962): it
+// drops records with a null key, unless a join that keeps them (a left
+// join) is downstream of the repartition, through any number of nodes and
+// topics (NodesWithRelaxedNullKeyJoinDownstream).
+func (b *Builder) relaxNullKeyFilters() {
+	for node, drop := range b.nullKeyFilters {
+		*drop = true
+		for _, d := range b.top.Downstream(node) {
+			if b.relaxedJoins[d] {
+				*drop = false
+				break
+			}
+		}
+	}
 }
 
 // NewBuilder returns an empty builder.
@@ -45,6 +86,7 @@ func (b *Builder) Build() (*processor.Topology, error) {
 	if err := b.top.Validate(); err != nil {
 		return nil, fmt.Errorf("dsl: %w", err)
 	}
+	b.relaxNullKeyFilters()
 	return b.top, nil
 }
 

@@ -43,7 +43,11 @@ func GroupBy[K, V, KR any](s Stream[K, V], fn func(key K, value V) KR, keySerde 
 	o := s.b.collect("GroupBy", opts, optNamed|optPartitions)
 	name := s.b.nodeName(o, prefixKeySelect)
 	addStateless(s.b, name, s.node, func(ctx processor.Context[KR, V], r processor.Record[K, V]) error {
-		return ctx.Forward(processor.WithKeyValue(r, fn(r.Key, r.Value), r.Value))
+		// The value passes unchanged, so a null one stays null
+		// (KStreamImpl#selectKey maps the key only).
+		out := processor.WithKeyValue(r, fn(r.Key, r.Value), r.Value)
+		out.Null = r.Null & processor.NullValue
+		return ctx.Forward(out)
 	})
 	ns := Stream[KR, V]{b: s.b, node: name, keySerde: keySerde, valueSerde: s.valueSerde, keyChanged: true}
 	return Grouped[KR, V]{s: ns, name: o.name, part: o.partitions, shared: new(Stream[KR, V])}

@@ -67,6 +67,11 @@ func streamTableJoin[K, V, VT, VR any](s Stream[K, V], t Table[K, VT], prefix st
 		in = joinRepartition(s, o.name)
 	}
 	name := b.nodeName(o, prefix)
+	if left {
+		// A left join keeps null keys (KIP-962): repartitions upstream of
+		// it let them through (Kafka's NULL_KEY_RELAXED_JOIN label).
+		b.relaxedJoin(name)
+	}
 	out := Stream[K, VR]{b: b, node: name, keySerde: s.keySerde, valueSerde: same[VR](s.valueSerde)}
 	if t.b != b {
 		b.fail(fmt.Errorf("%w: join %s: the stream and the table come from different builders", processor.ErrInvalidTopology, name))

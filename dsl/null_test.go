@@ -121,8 +121,10 @@ func TestAggregationsSkipNullKeys(t *testing.T) {
 
 // TestTombstoneThroughFilterAndRepartition: a null value stays null
 // through value-preserving operations (Filter, Peek, Merge, a branch,
-// Repartition) and reaches the sink as a tombstone; a null key stays null;
-// MapValues computes a value, which is no longer null.
+// Repartition) and reaches the sink as a tombstone; a null key is dropped
+// by the repartition, as Kafka's rewritten repartition filter does with no
+// left join downstream (TestRepartitionDropsNullKeys); MapValues computes a
+// value, which is no longer null, and keeps a null key.
 func TestTombstoneThroughFilterAndRepartition(t *testing.T) {
 	b := dsl.NewBuilder()
 	s := source(b)
@@ -141,7 +143,7 @@ func TestTombstoneThroughFilterAndRepartition(t *testing.T) {
 	for _, r := range recs {
 		got = append(got, fmt.Sprintf("%q(null key %v)=%q(tombstone %v)", r.Key, r.NullKey, r.Value, r.Tombstone))
 	}
-	want := `"k"(null key false)=""(tombstone true) "k"(null key false)=""(tombstone false) ""(null key true)=""(tombstone false)`
+	want := `"k"(null key false)=""(tombstone true) "k"(null key false)=""(tombstone false)`
 	if strings.Join(got, " ") != want {
 		t.Errorf("out\n got %s\nwant %s", strings.Join(got, " "), want)
 	}
@@ -308,5 +310,75 @@ func TestToTableNullValueDeletes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRepartitionDropsNullKeys: Kafka Streams 4.4 rewrites the filter of
+// every repartition with no left join downstream to drop null keys
+// (InternalStreamsBuilder.rewriteRepartitionNodes,
+// NodesWithRelaxedNullKeyJoinDownstream; RelaxedNullKeyRequirementJoinTest
+// testDropNullKeyRecordsForRepartitionNodesWithNoRelaxedJoinDownstream),
+// and keeps them where a left join is downstream, through the repartition
+// topic (testRelaxedLeftStreamTableJoin). SelectKey keeps a null value null.
+func TestRepartitionDropsNullKeys(t *testing.T) {
+	build := func(left bool) *streamstest.Driver {
+		b := dsl.NewBuilder()
+		s := dsl.NewStream(b, []string{"in"}, serde.Bytes(), serde.String())
+		// A key function that gives nil for an empty value: a null key.
+		r := dsl.SelectKey(s, func(_ []byte, v string) []byte {
+			if v == "" {
+				return nil
+			}
+			return []byte(v[:1])
+		}).Repartition()
+		if left {
+			tab := dsl.NewTable(b, "table", serde.Bytes(), serde.String())
+			dsl.LeftJoin(dsl.MapValues(r, strings.ToUpper), tab, func(_ []byte, v, tv string, found bool) string { return v }).
+				WithSerdes(serde.Bytes(), serde.String()).To("out")
+		} else {
+			dsl.MapValues(r, strings.ToUpper).To("out")
+		}
+		return buildDriver(t, b, streamstest.Config{})
+	}
+	for _, left := range []bool{false, true} {
+		d := build(left)
+		in := streamstest.NewInputTopic(d, "in", serde.Bytes(), serde.String())
+		must(t, in.PipeAt([]byte("k"), "abc", 1))
+		must(t, in.PipeAt([]byte("k"), "", 2)) // re-keyed to a null key
+		recs, err := streamstest.NewOutputTopic(d, "out", serde.Bytes(), serde.String()).ReadRecords()
+		must(t, err)
+		var got []string
+		for _, r := range recs {
+			got = append(got, fmt.Sprintf("%s=%s null-key=%v", r.Key, r.Value, r.NullKey))
+		}
+		want := []string{"a=ABC null-key=false"}
+		if left {
+			want = append(want, "= null-key=true")
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("left join downstream %v: got %q, want %q", left, got, want)
+		}
+	}
+}
+
+// TestSelectKeyKeepsNullValue: a re-keyed tombstone is still null after a
+// repartition, so the aggregation skips it (KStreamImpl#selectKey keeps the
+// value; KStreamAggregate skips null values) instead of counting it.
+func TestSelectKeyKeepsNullValue(t *testing.T) {
+	b := dsl.NewBuilder()
+	s := source(b)
+	dsl.ToStream(dsl.SelectKey(s, func(k, _ string) string { return "g" + k }).GroupByKey().Count(dsl.Caching(false))).
+		To("out")
+	dsl.ToStream(dsl.GroupBy(s, func(k, _ string) string { return "h" + k }, serde.String()).Count(dsl.Caching(false))).
+		To("out")
+	d := buildDriver(t, b, streamstest.Config{})
+	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+	must(t, in.PipeAt("a", "x", 1))
+	must(t, in.PipeTombstone("a", 2))
+	if got := strings.Join(readText(t, d), " "); got != "ga=1 ha=1" {
+		t.Errorf("got %s, want each count 1 (the tombstone skipped)", got)
+	}
+	if n := d.DroppedRecords()["null-value"]; n != 2 {
+		t.Errorf("dropped %d null values, want 2", n)
 	}
 }

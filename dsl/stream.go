@@ -235,7 +235,11 @@ func FlatMapValues[K, V, VR any](s Stream[K, V], fn func(value V) []VR, opts ...
 func SelectKey[K, V, KR any](s Stream[K, V], fn func(key K, value V) KR, opts ...Option) Stream[KR, V] {
 	name := s.b.nodeName(s.b.collect("SelectKey", opts, optNamed), prefixKeySelect)
 	addStateless(s.b, name, s.node, func(ctx processor.Context[KR, V], r processor.Record[K, V]) error {
-		return ctx.Forward(processor.WithKeyValue(r, fn(r.Key, r.Value), r.Value))
+		// The value passes unchanged, so a null one stays null
+		// (KStreamImpl#selectKey maps the key only).
+		out := processor.WithKeyValue(r, fn(r.Key, r.Value), r.Value)
+		out.Null = r.Null & processor.NullValue
+		return ctx.Forward(out)
 	})
 	return Stream[KR, V]{b: s.b, node: name, keySerde: same[KR](s.keySerde), valueSerde: s.valueSerde, keyChanged: true}
 }
@@ -427,12 +431,18 @@ func repartition[K, V any](s Stream[K, V], prefix string, partitions int32) Stre
 		b.fail(fmt.Errorf("%w: repartition topic %s: the stream has no serdes after a type change; give them with WithSerdes", ErrNoSerde, topic))
 		return s
 	}
+	// Kafka's filter node drops null keys unless a left join is downstream
+	// (settled at Build: Builder.relaxNullKeyFilters). A Go key is null
+	// only on the wire (marked, or serialized to nil bytes), so the sink
+	// after the filter does the dropping; the node stays for names and
+	// Describe.
+	drop := b.nullKeyFilter(filterName)
 	addStateless(b, filterName, s.node, func(ctx processor.Context[K, V], r processor.Record[K, V]) error {
 		return ctx.Forward(r)
 	})
 	b.check(processor.AddSink(b.top, sinkName, processor.SinkSpec[K, V]{
 		Topic: topic, KeySerde: s.keySerde, ValueSerde: s.valueSerde, Internal: true, Partitions: partitions,
-		Partitioner: windowedPartitioner[K, V](s.keySerde),
+		Partitioner: windowedPartitioner[K, V](s.keySerde), DropNullKeys: func() bool { return *drop },
 	}, filterName))
 	return repartitionSource(s, topic, sourceName)
 }

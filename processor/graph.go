@@ -430,6 +430,9 @@ func (n *sinkNode[K, V]) process(r Record[K, V]) error {
 			return &NodeError{Node: n.def.name, Op: "serialize key", Err: err}
 		}
 	}
+	if key == nil && n.spec.DropNullKeys != nil && n.spec.DropNullKeys() {
+		return nil
+	}
 	if !r.Null.Value() {
 		if value, err = appendField(n, n.valueApp, n.spec.ValueSerde, topic, r.Value); err != nil {
 			return &NodeError{Node: n.def.name, Op: "serialize value", Err: err}

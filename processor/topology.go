@@ -162,6 +162,12 @@ type SinkSpec[K, V any] struct {
 	// sub-topology.
 	Internal   bool
 	Partitions int32
+	// DropNullKeys, if set and true when asked, makes the sink drop a
+	// record whose key is null (marked, or serialized to nil bytes)
+	// instead of writing it: Kafka Streams' repartition filter, which
+	// drops null keys unless a left join is downstream (KIP-962). It is
+	// asked only for such records.
+	DropNullKeys func() bool
 }
 
 func recordType[K, V any]() reflect.Type { return reflect.TypeFor[Record[K, V]]() }
@@ -332,6 +338,42 @@ func (t *Topology) ConnectStores(store string, processors ...string) error {
 		sd.processors = append(sd.processors, pn)
 	}
 	return nil
+}
+
+// Downstream returns the names of the nodes that records forwarded by the
+// node called name can reach: its children and theirs, and through a sink
+// with a fixed topic the sources reading that topic (a repartition topic),
+// in no particular order. An unknown name gives nil.
+func (t *Topology) Downstream(name string) []string {
+	start, ok := t.byName[name]
+	if !ok {
+		return nil
+	}
+	readers := map[string][]*node{}
+	for _, n := range t.byName {
+		for _, topic := range n.topics {
+			readers[topic] = append(readers[topic], n)
+		}
+	}
+	seen := map[*node]bool{start: true}
+	var out []string
+	stack := []*node{start}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		next := n.children
+		if n.kind == kindSink && n.sinkTopic != "" {
+			next = readers[n.sinkTopic]
+		}
+		for _, c := range next {
+			if !seen[c] {
+				seen[c] = true
+				out = append(out, c.name)
+				stack = append(stack, c)
+			}
+		}
+	}
+	return out
 }
 
 // Validate checks the whole topology and returns the first error found,
