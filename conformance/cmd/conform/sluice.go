@@ -114,7 +114,7 @@ func (a *app) runError() error {
 	case err := <-a.done:
 		a.done <- err
 		if err == nil {
-			err = fmt.Errorf("Run returned early")
+			err = fmt.Errorf("sluice: Run returned early")
 		}
 		return err
 	default:
