@@ -133,6 +133,38 @@ func TestCacheKeepsWriterRecordContext(t *testing.T) {
 	}
 }
 
+// TestFlushForwardWritesWithWritersContext: what a flush listener writes
+// to another cached store while it forwards a flushed entry takes that
+// entry's timestamp and record context, not those of the record in hand,
+// which come back after it: Kafka Streams' caching stores set the entry's
+// record context (ProcessorContext.setRecordContext) around the forward
+// and restore the current one (CachingKeyValueStore.putAndMaybeForward).
+func TestFlushForwardWritesWithWritersContext(t *testing.T) {
+	m := openManager(t, nil, nil, 1<<20, KeyValue("up", stringSerde{}, stringSerde{}, Caching(true)),
+		KeyValue("down", stringSerde{}, stringSerde{}, Caching(true)))
+	up := mustStore[KeyValueStore[string, string]](t, m, "up")
+	down := mustStore[KeyValueStore[string, string]](t, m, "down")
+	up.SetFlushListener(func(r FlushedRecord[string, string]) error { return down.Put(r.Key, r.New) }, false)
+	var got []string
+	down.SetFlushListener(func(r FlushedRecord[string, string]) error {
+		got = append(got, fmt.Sprintf("%s ts=%d @%d", r.Key, r.Timestamp, r.Context.Offset))
+		return nil
+	}, false)
+	m.SetRecord(1, RecordContext{Topic: "in", Offset: 1})
+	up.Put("a", "1")
+	m.SetRecord(2, RecordContext{Topic: "in", Offset: 2})
+	if err := m.Flush(); err != nil { // up forwards a into down
+		t.Fatal(err)
+	}
+	down.Put("b", "2") // the record in hand again
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[a ts=1 @1 b ts=2 @2]"; fmt.Sprint(got) != want {
+		t.Errorf("down flushed %v, want %s", got, want)
+	}
+}
+
 func TestCacheEvictsLRU(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e Engine) {
 		log := &recLogger{}

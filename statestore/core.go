@@ -241,7 +241,7 @@ func (c *storeCore) writeFlushed(entries []*cacheEntry) error {
 			if l.sendOld {
 				old = olds[i]
 			}
-			if err := l.fn(e.key, e.value, old, e.ts, &e.rc); err != nil {
+			if err := c.m.asWriter(e, func() error { return l.fn(e.key, e.value, old, e.ts, &e.rc) }); err != nil {
 				return fmt.Errorf("statestore: %s: flush listener: %w", c.spec.Name, err)
 			}
 		}

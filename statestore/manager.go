@@ -173,6 +173,21 @@ func (m *Manager) SetRecord(ts int64, rc RecordContext) {
 	m.rc = rc
 }
 
+// asWriter runs fn (a flush listener forwarding e) with e's timestamp and
+// record context in force, then restores those of the record in hand: a
+// cached store downstream that the forwarded record writes keeps the
+// context of e's writer, as Kafka Streams' caching stores set the entry's
+// record context while they forward it.
+func (m *Manager) asWriter(e *cacheEntry, fn func() error) error {
+	ts, rc := m.ts.Load(), m.rc
+	m.ts.Store(e.ts)
+	m.rc = e.rc
+	err := fn()
+	m.ts.Store(ts)
+	m.rc = rc
+	return err
+}
+
 func (m *Manager) get(name string) (*managed, error) {
 	m.mu.Lock()
 	closed := m.closed
