@@ -236,9 +236,19 @@ func (w *tableWriter[K, V]) open(ctx processor.Context[K, Change[V]], name strin
 		if sendOld {
 			c.Old, c.HasOld = f.Old.Value, f.HasOld
 		}
-		return ctx.Forward(processor.Record[K, Change[V]]{Key: f.Key, Timestamp: ts, Value: c})
+		return forwardFlushed(ctx, f.Context, processor.Record[K, Change[V]]{Key: f.Key, Timestamp: ts, Value: c})
 	}, sendOld || deletes)
 	return nil
+}
+
+// forwardFlushed forwards r, made from an entry that left a cached store,
+// as the record that last wrote the entry: with its headers and, while r
+// goes downstream, its record metadata, as Kafka Streams'
+// Caching*Store.putAndMaybeForward sets the entry's record context.
+func forwardFlushed[K, V any](ctx processor.Context[K, V], rc statestore.RecordContext, r processor.Record[K, V]) error {
+	r.Headers = rc.Headers
+	md := processor.RecordMetadata{Topic: rc.Topic, Partition: rc.Partition, Offset: rc.Offset}
+	return processor.ForwardWithMetadata(ctx, md, rc.Topic != "", r)
 }
 
 // replace puts v as k's value, reading the value it replaces only if it is

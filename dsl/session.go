@@ -129,7 +129,7 @@ func (p *sessionAggProc[K, V, A]) Init(ctx processor.Context[Windowed[K], Change
 		if !f.HasNew && !f.HasOld {
 			return nil
 		}
-		return ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: f.Key, Timestamp: f.Key.End,
+		return forwardFlushed(ctx, f.Context, processor.Record[Windowed[K], Change[A]]{Key: f.Key, Timestamp: f.Key.End,
 			Value: Change[A]{New: f.New, HasNew: f.HasNew, Old: f.Old, HasOld: f.HasOld && p.sendOld}})
 	}, true)
 	return nil

@@ -191,7 +191,7 @@ func (p *windowAggProc[K, V, A]) Init(ctx processor.Context[Windowed[K], Change[
 		if f.HasNew {
 			ts = f.New.Timestamp
 		}
-		return ctx.Forward(processor.Record[Windowed[K], Change[A]]{Key: f.Key, Timestamp: ts, Value: Change[A]{
+		return forwardFlushed(ctx, f.Context, processor.Record[Windowed[K], Change[A]]{Key: f.Key, Timestamp: ts, Value: Change[A]{
 			New: f.New.Value, HasNew: f.HasNew, Old: f.Old.Value, HasOld: f.HasOld && p.sendOld,
 		}})
 	}, p.sendOld)

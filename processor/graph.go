@@ -344,6 +344,35 @@ func (n *procNode[KIn, VIn, KOut, VOut]) RecordMetadata() (RecordMetadata, bool)
 	return n.g.meta, n.g.hasMeta
 }
 
+func (n *procNode[KIn, VIn, KOut, VOut]) swapMeta(md RecordMetadata, ok bool) (RecordMetadata, bool) {
+	prev, prevOk := n.g.meta, n.g.hasMeta
+	n.g.meta, n.g.hasMeta = md, ok
+	return prev, prevOk
+}
+
+// metaSwapper is a Context whose graph's record metadata can be set.
+type metaSwapper interface {
+	swapMeta(md RecordMetadata, ok bool) (RecordMetadata, bool)
+}
+
+// ForwardWithMetadata forwards r from ctx's node while every node's
+// Context.RecordMetadata reports md (ok false: none), then restores what it
+// reported before. Cached stores' flush listeners use it: a record that
+// leaves the cache at a commit or an eviction goes downstream as the record
+// that last wrote the cache entry, as Kafka Streams' caching stores set the
+// entry's record context (ProcessorContext.setRecordContext) while they
+// forward it. A Context not made by a TaskGraph just forwards.
+func ForwardWithMetadata[K, V any](ctx Context[K, V], md RecordMetadata, ok bool, r Record[K, V]) error {
+	n, isNode := ctx.(metaSwapper)
+	if !isNode {
+		return ctx.Forward(r)
+	}
+	prev, prevOk := n.swapMeta(md, ok)
+	err := ctx.Forward(r)
+	n.swapMeta(prev, prevOk)
+	return err
+}
+
 func (n *procNode[KIn, VIn, KOut, VOut]) TaskID() TaskID        { return n.g.id }
 func (n *procNode[KIn, VIn, KOut, VOut]) ApplicationID() string { return n.g.env.ApplicationID }
 func (n *procNode[KIn, VIn, KOut, VOut]) StreamTime() int64     { return n.g.streamTime() }

@@ -98,6 +98,7 @@ type cacheEntry struct {
 	ts         int64
 	dirty      bool
 	size       int64
+	rc         RecordContext // of the record that last wrote the entry
 
 	lruPrev, lruNext     *cacheEntry
 	dirtyPrev, dirtyNext *cacheEntry
@@ -167,9 +168,10 @@ func (nc *namedCache) get(key []byte) (value []byte, known bool) {
 	return e.value, true
 }
 
-// put caches a dirty write of key (value nil = delete). The slices are
-// copied. Entries evicted to make room are written before put returns.
-func (nc *namedCache) put(key, value []byte, ts int64) error {
+// put caches a dirty write of key (value nil = delete) by the record of
+// context rc. The key and value are copied, rc's headers are shared.
+// Entries evicted to make room are written before put returns.
+func (nc *namedCache) put(key, value []byte, ts int64, rc *RecordContext) error {
 	c := nc.c
 	v := clone(value)
 	if value != nil && v == nil {
@@ -179,20 +181,20 @@ func (nc *namedCache) put(key, value []byte, ts int64) error {
 	e := nc.byKey[string(key)]
 	if e != nil {
 		c.size -= e.size
-		e.value, e.ts = v, ts
+		e.value, e.ts, e.rc = v, ts, *rc
 		c.lruUnlink(e)
 		if e.dirty {
 			nc.dirtyUnlink(e)
 		}
 	} else {
-		e = &cacheEntry{nc: nc, key: clone(key), value: v, ts: ts}
+		e = &cacheEntry{nc: nc, key: clone(key), value: v, ts: ts, rc: *rc}
 		if e.key == nil {
 			e.key = []byte{}
 		}
 		nc.idx.set(e.key, e)
 		nc.byKey[string(e.key)] = e
 	}
-	e.size = int64(len(e.key)+len(e.value)) + cacheEntryOverhead
+	e.size = int64(len(e.key)+len(e.value)) + cacheEntryOverhead + rc.sizeEstimate()
 	c.size += e.size
 	e.dirty = true
 	nc.dirtyPushBack(e)
@@ -264,7 +266,7 @@ func (nc *namedCache) flush() error {
 		nc.dirtyUnlink(e)
 		e.dirty = false
 		// Copy: the entry may be overwritten while the write runs.
-		out = append(out, &cacheEntry{nc: nc, key: e.key, value: e.value, ts: e.ts})
+		out = append(out, &cacheEntry{nc: nc, key: e.key, value: e.value, ts: e.ts, rc: e.rc})
 		if e.value == nil {
 			// A flushed delete need not stay cached.
 			c.removeLocked(e)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 type flushed struct {
@@ -83,10 +85,92 @@ func TestCacheMergesAndFlushes(t *testing.T) {
 	})
 }
 
+// TestCacheKeepsWriterRecordContext: a cached entry keeps the record
+// context of the record that last wrote it, counted in the cache's size as
+// Kafka Streams' LRUCacheEntry counts ProcessorRecordContext's
+// residentMemorySizeEstimate (offset, partition, topic, header bytes), and
+// hands it to the flush listener at a flush and at an eviction
+// (CachingInMemoryKeyValueStoreTest shouldForwardDirtyItemsWhenFlushCalled,
+// shouldForwardDirtyItemToListenerWhenEvicted, whose store forwards each
+// entry with its own context).
+func TestCacheKeepsWriterRecordContext(t *testing.T) {
+	m := openManager(t, nil, nil, 1<<20, KeyValue("kv", stringSerde{}, stringSerde{}, Caching(true)))
+	s := mustStore[KeyValueStore[string, string]](t, m, "kv")
+	var got []string
+	s.SetFlushListener(func(r FlushedRecord[string, string]) error {
+		c := r.Context
+		got = append(got, fmt.Sprintf("%s=%s ts=%d %s/%d@%d %v", r.Key, r.New, r.Timestamp, c.Topic, c.Partition, c.Offset, c.Headers))
+		return nil
+	}, false)
+	hdr := []kgo.RecordHeader{{Key: "h", Value: []byte("12")}}
+	m.SetRecord(5, RecordContext{Topic: "in", Partition: 3, Offset: 7, Headers: hdr})
+	s.Put("a", "1")
+	if n, want := m.Cache().SizeBytes(), int64(cacheEntryOverhead+1+1+8+4+len("in")+len("h")+len("12")); n != want {
+		t.Errorf("size %d, want %d", n, want)
+	}
+	m.SetRecord(6, RecordContext{Topic: "in", Partition: 3, Offset: 8})
+	s.Put("b", "2")
+	m.SetTimestamp(9) // a punctuation: no record context
+	s.Put("c", "3")
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := "[a=1 ts=5 in/3@7 [{h [49 50]}] b=2 ts=6 in/3@8 [] c=3 ts=9 /-1@-1 []]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("flushed %v\nwant    %s", got, want)
+	}
+	// Eviction: shrink the bound to one entry; the entry b's write evicts
+	// goes with its own context, not the one in force.
+	got = nil
+	m.SetRecord(10, RecordContext{Topic: "in", Partition: 3, Offset: 9, Headers: hdr})
+	s.Put("a", "4")
+	m.Cache().SetMaxBytes(cacheEntryOverhead + 40)
+	m.SetRecord(11, RecordContext{Topic: "in", Partition: 3, Offset: 10})
+	s.Put("b", "5")
+	want = "[a=4 ts=10 in/3@9 [{h [49 50]}]]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("evicted %v\nwant    %s", got, want)
+	}
+}
+
+// TestFlushForwardWritesWithWritersContext: what a flush listener writes
+// to another cached store while it forwards a flushed entry takes that
+// entry's timestamp and record context, not those of the record in hand,
+// which come back after it: Kafka Streams' caching stores set the entry's
+// record context (ProcessorContext.setRecordContext) around the forward
+// and restore the current one (CachingKeyValueStore.putAndMaybeForward).
+func TestFlushForwardWritesWithWritersContext(t *testing.T) {
+	m := openManager(t, nil, nil, 1<<20, KeyValue("up", stringSerde{}, stringSerde{}, Caching(true)),
+		KeyValue("down", stringSerde{}, stringSerde{}, Caching(true)))
+	up := mustStore[KeyValueStore[string, string]](t, m, "up")
+	down := mustStore[KeyValueStore[string, string]](t, m, "down")
+	up.SetFlushListener(func(r FlushedRecord[string, string]) error { return down.Put(r.Key, r.New) }, false)
+	var got []string
+	down.SetFlushListener(func(r FlushedRecord[string, string]) error {
+		got = append(got, fmt.Sprintf("%s ts=%d @%d", r.Key, r.Timestamp, r.Context.Offset))
+		return nil
+	}, false)
+	m.SetRecord(1, RecordContext{Topic: "in", Offset: 1})
+	up.Put("a", "1")
+	m.SetRecord(2, RecordContext{Topic: "in", Offset: 2})
+	if err := m.Flush(); err != nil { // up forwards a into down
+		t.Fatal(err)
+	}
+	down.Put("b", "2") // the record in hand again
+	if err := m.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[a ts=1 @1 b ts=2 @2]"; fmt.Sprint(got) != want {
+		t.Errorf("down flushed %v, want %s", got, want)
+	}
+}
+
 func TestCacheEvictsLRU(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e Engine) {
 		log := &recLogger{}
-		entry := int64(cacheEntryOverhead + 2 + 2) // key "kN", value "vN"
+		// Key "kN", value "vN", and a context of no topic nor headers:
+		// its offset and partition (ProcessorRecordContext's estimate).
+		entry := int64(cacheEntryOverhead + 2 + 2 + 12)
 		m := openManager(t, e, log, 4*entry, KeyValue("kv", stringSerde{}, stringSerde{}, Caching(true)),
 			KeyValue("other", stringSerde{}, stringSerde{}, Caching(true)))
 		s := mustStore[KeyValueStore[string, string]](t, m, "kv")

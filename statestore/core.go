@@ -43,13 +43,45 @@ func ChangelogTopic(applicationID, store string) string {
 // FlushedRecord is what a cached store's flush listener receives when an
 // entry leaves the cache for the engine. HasNew false means the key was
 // deleted; Old is set (HasOld) only when the listener asked for old values
-// and the engine had one.
+// and the engine had one. Timestamp and Context are those of the record
+// that last wrote the entry (Kafka Streams' LRUCacheEntry context): a
+// listener forwards with Context.Headers and reports Context's metadata
+// while it does, as Caching*Store.putAndMaybeForward does.
 type FlushedRecord[K, V any] struct {
 	Key       K
 	New, Old  V
 	HasNew    bool
 	HasOld    bool
 	Timestamp int64
+	Context   RecordContext
+}
+
+// RecordContext is where the record that wrote a cached entry came from
+// (Kafka Streams' ProcessorRecordContext less the timestamp, which
+// FlushedRecord carries): Topic "" (Partition and Offset -1) for a write
+// outside the processing of a consumed record, such as a punctuation.
+// Headers is shared with that record, not copied: it must not be modified.
+type RecordContext struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Headers   []kgo.RecordHeader
+}
+
+// noRecordContext is the context of writes made outside the processing of
+// a consumed record.
+var noRecordContext = RecordContext{Partition: -1, Offset: -1}
+
+// sizeEstimate is what the context adds to a cache entry's size, counted
+// as Kafka Streams' ProcessorRecordContext.residentMemorySizeEstimate less
+// the timestamp (in cacheEntryOverhead): offset, partition, the topic's
+// and the headers' bytes.
+func (rc *RecordContext) sizeEstimate() int64 {
+	n := int64(8 + 4 + len(rc.Topic))
+	for _, h := range rc.Headers {
+		n += int64(len(h.Key) + len(h.Value))
+	}
+	return n
 }
 
 // storeCore is one store of one task at byte level: engine keyspace, cache,
@@ -79,7 +111,7 @@ type storeCore struct {
 }
 
 type byteListener struct {
-	fn      func(key, newV, oldV []byte, ts int64) error
+	fn      func(key, newV, oldV []byte, ts int64, rc *RecordContext) error
 	sendOld bool
 }
 
@@ -108,7 +140,7 @@ func (c *storeCore) put(key, value []byte) error {
 		return fmt.Errorf("statestore: %s: %w", c.spec.Name, ErrClosed)
 	}
 	if c.cache != nil {
-		return c.cache.put(key, value, c.ts())
+		return c.cache.put(key, value, c.ts(), &c.m.rc)
 	}
 	var err error
 	if value == nil {
@@ -209,7 +241,7 @@ func (c *storeCore) writeFlushed(entries []*cacheEntry) error {
 			if l.sendOld {
 				old = olds[i]
 			}
-			if err := l.fn(e.key, e.value, old, e.ts); err != nil {
+			if err := c.m.asWriter(e, func() error { return l.fn(e.key, e.value, old, e.ts, &e.rc) }); err != nil {
 				return fmt.Errorf("statestore: %s: flush listener: %w", c.spec.Name, err)
 			}
 		}
@@ -255,7 +287,7 @@ func (c *storeCore) flush() error {
 	return c.cache.flush()
 }
 
-func (c *storeCore) setListener(fn func(key, newV, oldV []byte, ts int64) error, sendOld bool) bool {
+func (c *storeCore) setListener(fn func(key, newV, oldV []byte, ts int64, rc *RecordContext) error, sendOld bool) bool {
 	if c.cache == nil {
 		return false
 	}

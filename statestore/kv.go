@@ -211,8 +211,8 @@ func (s *kvStore[K, V]) ApproximateNumEntries() (int64, error) {
 }
 
 func (s *kvStore[K, V]) SetFlushListener(fn func(FlushedRecord[K, V]) error, sendOldValues bool) bool {
-	return s.c.setListener(func(kb, nb, ob []byte, ts int64) error {
-		r := FlushedRecord[K, V]{Timestamp: ts}
+	return s.c.setListener(func(kb, nb, ob []byte, ts int64, rc *RecordContext) error {
+		r := FlushedRecord[K, V]{Timestamp: ts, Context: *rc}
 		var err error
 		if r.Key, err = s.keys.Deserialize(s.c.topic, kb); err != nil {
 			return err

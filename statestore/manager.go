@@ -60,6 +60,9 @@ type Manager struct {
 	order  []string
 	stores map[string]*managed
 	ts     atomic.Int64
+	// rc is the context of the record being processed (task goroutine
+	// only, as are the puts that read it).
+	rc     RecordContext
 	mu     sync.Mutex
 	closed bool
 	// shut mirrors closed for the stores' lock-free checks.
@@ -78,7 +81,7 @@ func OpenManager(cfg ManagerConfig) (*Manager, error) {
 	if cfg.ApplicationID == "" || cfg.Task == "" {
 		return nil, errors.New("statestore: ManagerConfig needs ApplicationID and Task")
 	}
-	m := &Manager{cfg: cfg, cache: newCache(cfg.CacheMaxBytes), stores: map[string]*managed{}}
+	m := &Manager{cfg: cfg, cache: newCache(cfg.CacheMaxBytes), stores: map[string]*managed{}, rc: noRecordContext}
 	for _, b := range cfg.Stores {
 		spec := b.Spec()
 		if err := spec.validate(); err != nil {
@@ -154,8 +157,36 @@ func (m *Manager) Cache() *Cache { return m.cache }
 
 // SetTimestamp sets the timestamp of the record being processed; changes
 // written until the next call carry it to the changelog and to flush
-// listeners.
-func (m *Manager) SetTimestamp(ts int64) { m.ts.Store(ts) }
+// listeners. It clears the record context (a punctuation's writes have
+// none); SetRecord sets both.
+func (m *Manager) SetTimestamp(ts int64) {
+	m.ts.Store(ts)
+	m.rc = noRecordContext
+}
+
+// SetRecord sets the timestamp and the context of the consumed record
+// being processed: cached entries it writes keep rc until they are flushed
+// or evicted, and their flush listeners get it (FlushedRecord.Context).
+// rc.Headers is kept, not copied. Call it on the task's goroutine.
+func (m *Manager) SetRecord(ts int64, rc RecordContext) {
+	m.ts.Store(ts)
+	m.rc = rc
+}
+
+// asWriter runs fn (a flush listener forwarding e) with e's timestamp and
+// record context in force, then restores those of the record in hand: a
+// cached store downstream that the forwarded record writes keeps the
+// context of e's writer, as Kafka Streams' caching stores set the entry's
+// record context while they forward it.
+func (m *Manager) asWriter(e *cacheEntry, fn func() error) error {
+	ts, rc := m.ts.Load(), m.rc
+	m.ts.Store(e.ts)
+	m.rc = e.rc
+	err := fn()
+	m.ts.Store(ts)
+	m.rc = rc
+	return err
+}
 
 func (m *Manager) get(name string) (*managed, error) {
 	m.mu.Lock()

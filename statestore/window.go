@@ -261,12 +261,12 @@ func (w *winIter[K, V]) Close() error {
 func windowedListener[K, V any](c *storeCore, keys Serde[K], values Serde[V],
 	decode func([]byte) ([]byte, int64, int64, error),
 	fn func(FlushedRecord[Windowed[K], V]) error, sendOld bool) bool {
-	return c.setListener(func(kb, nb, ob []byte, ts int64) error {
+	return c.setListener(func(kb, nb, ob []byte, ts int64, rc *RecordContext) error {
 		raw, start, end, err := decode(kb)
 		if err != nil {
 			return err
 		}
-		r := FlushedRecord[Windowed[K], V]{Timestamp: ts}
+		r := FlushedRecord[Windowed[K], V]{Timestamp: ts, Context: *rc}
 		if r.Key.Key, err = keys.Deserialize(c.topic, raw); err != nil {
 			return err
 		}

@@ -563,7 +563,7 @@ func (a *Active) Process(max int, onError ErrorHandler) (int, error) {
 				q.processedTime = item.ts
 			}
 			if a.stores != nil {
-				a.stores.SetTimestamp(item.ts)
+				a.stores.SetRecord(item.ts, statestore.RecordContext{Topic: item.rec.Topic, Partition: item.rec.Partition, Offset: item.rec.Offset, Headers: item.rec.Headers})
 			}
 			err = a.graph.Process(item.rec, item.ts)
 		}
