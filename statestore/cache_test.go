@@ -375,8 +375,10 @@ func testFlushExpired(t *testing.T, e Engine, tx bool) {
 	m.SetTimestamp(10 * min)
 	w.Put("b", "late", 10*min) // segment 0 expires
 	s.Put(Windowed[string]{Key: "b", Start: 10 * min, End: 10 * min}, "y")
-	if _, ok, _ := w.Get("a", 0); ok {
-		t.Fatal("expired window still readable")
+	// Until the flush the dirty window is in the cache, which
+	// CachingWindowStore.fetch reads first, whatever the clock.
+	if v, ok, _ := w.Get("a", 0); !ok || v != "2" {
+		t.Fatalf("dirty window read %q %v, want 2 from the cache", v, ok)
 	}
 	if err := m.Flush(); err != nil {
 		t.Fatal(err)
@@ -414,4 +416,55 @@ func testFlushExpired(t *testing.T, e Engine, tx bool) {
 	if want := "w c@600000=3 old=false,w d@1200000=4 old=false,w e@1200000=5 old=false"; strings.Join(got, ",") != want {
 		t.Fatalf("evicted %v, want %s", got, want)
 	}
+}
+
+// TestCachedSessionMergeForwardsTombstoneAcrossRetention merges a flushed
+// session in the cache while a later record moves the cache past the merged
+// session's retention before the next flush (session gap 5 s, grace 5 s,
+// the conformance case). Kafka Streams' segmented store advances its clock
+// only when a write reaches it, so CachingSessionStore.putAndMaybeForward
+// still finds the old session at flush and forwards its deletion, as
+// CachingPersistentSessionStoreTest.shouldForwardChangedValuesDuringFlush
+// and shouldRemove expect of a removed session.
+func TestCachedSessionMergeForwardsTombstoneAcrossRetention(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e Engine) {
+		m := openManagerCfg(t, ManagerConfig{ApplicationID: "app", Task: "0_1", Partition: 1, Engine: e,
+			ChangeLogger: &recLogger{}, CacheMaxBytes: 1 << 20, Stores: []Builder{
+				Session("s", 10*time.Second, stringSerde{}, stringSerde{}, Caching(true)),
+			}})
+		t.Cleanup(func() { m.Close() })
+		s := mustStore[SessionStore[string, string]](t, m, "s")
+		var got []string
+		s.SetFlushListener(func(r FlushedRecord[Windowed[string], string]) error {
+			got = append(got, fmt.Sprintf("%s@%d/%d=%s(%v) old=%s(%v)", r.Key.Key, r.Key.Start, r.Key.End,
+				r.New, r.HasNew, r.Old, r.HasOld))
+			return nil
+		}, true)
+		m.SetTimestamp(4000)
+		s.Put(Windowed[string]{Key: "k6", Start: 4000, End: 4000}, "1")
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		m.SetTimestamp(8000)
+		s.Remove(Windowed[string]{Key: "k6", Start: 4000, End: 4000})
+		s.Put(Windowed[string]{Key: "k6", Start: 4000, End: 8000}, "2")
+		m.SetTimestamp(80000)
+		s.Put(Windowed[string]{Key: "k1", Start: 80000, End: 80000}, "1")
+		// Until the flush the cache still shows the merged session.
+		if v, ok, _ := s.Get(Windowed[string]{Key: "k6", Start: 4000, End: 8000}); !ok || v != "2" {
+			t.Fatalf("merged session before flush = %q %v", v, ok)
+		}
+		if err := m.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		want := "k6@4000/4000=1(true) old=(false)," +
+			"k6@4000/4000=(false) old=1(true),k6@4000/8000=2(true) old=(false),k1@80000/80000=1(true) old=(false)"
+		if strings.Join(got, ",") != want {
+			t.Fatalf("flushed\n %s\nwant\n %s", strings.Join(got, ","), want)
+		}
+		// The flush moved the clock: the merged session is past retention.
+		if _, ok, _ := s.Get(Windowed[string]{Key: "k6", Start: 4000, End: 8000}); ok {
+			t.Fatal("expired session readable after the flush")
+		}
+	})
 }

@@ -100,9 +100,14 @@ type storeCore struct {
 	logKey       func(engineKey []byte) ([]byte, error)
 	restoreKey   func(logKey []byte) ([]byte, bool, error)
 	afterRestore func() error
-	// expiredKey reports whether an engine key lies in a segment that
-	// retention already deleted (nil: nothing expires).
+	// At a cache flush, for each entry in flush order: expiredKey reports
+	// whether the engine's old value of the key is past retention (nil:
+	// nothing expires); reachKey, for an entry that goes on to the engine,
+	// advances the store's retention clock and reports whether its segment
+	// is still live (nil: always); afterFlush runs after the batch.
 	expiredKey func(engineKey []byte) bool
+	reachKey   func(engineKey []byte) bool
+	afterFlush func() error
 	// reset forgets in-memory derived state after a Wipe.
 	reset func()
 
@@ -195,11 +200,13 @@ func (c *storeCore) log(key, value []byte, ts int64) error {
 //
 //   - With a flush listener, a delete of a key the engine does not hold is
 //     neither written, logged nor forwarded (nothing changed downstream).
-//   - An entry of a window or session segment that expired while it sat in
-//     the cache is logged and forwarded but not written to the engine: the
-//     segment is gone, as Kafka's segmented stores skip "a record for an
-//     expired segment" while the change-logging layer above still logs it.
-//     Its old value is gone with the segment.
+//   - Window and session stores keep their retention clock below the
+//     cache, as Kafka's segmented stores do: the engine's old value is read
+//     with the clock of the entries flushed before, and each entry that
+//     goes on advances it. An entry whose segment expired meanwhile is
+//     logged and forwarded but not written to the engine, as Kafka's
+//     segmented stores skip "a record for an expired segment" while the
+//     change-logging layer above still logs it.
 func (c *storeCore) writeFlushed(entries []*cacheEntry) error {
 	l := c.listener.Load()
 	olds := make([][]byte, len(entries))
@@ -220,13 +227,18 @@ func (c *storeCore) writeFlushed(entries []*cacheEntry) error {
 			skip[i] = true
 			continue
 		}
-		if !expired {
+		if c.reachKey == nil || c.reachKey(e.key) {
 			batch = append(batch, Entry{Key: e.key, Value: e.value})
 		}
 	}
 	if len(batch) > 0 {
 		if err := c.raw.Write(batch, nil, false); err != nil {
 			return fmt.Errorf("statestore: %s: flush: %w", c.spec.Name, err)
+		}
+	}
+	if c.afterFlush != nil {
+		if err := c.afterFlush(); err != nil {
+			return err
 		}
 	}
 	for i, e := range entries {

@@ -66,28 +66,84 @@ type SessionStore[K, V any] interface {
 }
 
 // timeline tracks stream time and expiry for window and session stores.
+//
+// observed is the clock of the engine, as Kafka Streams'
+// AbstractRocksDBSegmentedBytesStore.observedStreamTime: a write advances
+// it when it reaches the engine, so for a cached store at flush or
+// eviction (writeFlushed), not at Put. Until then a cached write is only
+// in the cache, which knows nothing of retention (CachingWindowStore,
+// CachingSessionStore): a session merged away in the cache still finds
+// its old value in the engine at flush, and its tombstone is forwarded.
 type timeline struct {
 	c         *storeCore
 	retention int64
 	seg       int64
-	observed  atomic.Int64 // largest time put; MinInt64 when none
-	maxSeg    atomic.Int64 // highest segment that may hold data
+	timeAt    int          // the key's retention time is the 8 bytes timeAt from the end of an engine key
+	observed  atomic.Int64 // largest time written to the engine; MinInt64 when none
+	minSeg    atomic.Int64 // lowest segment that may hold data, in the engine or the cache
+	maxSeg    atomic.Int64 // highest segment that may hold data, in the engine or the cache
 	expired   atomic.Int64 // segments below this were deleted
 }
 
-func newTimeline(c *storeCore) (*timeline, error) {
-	t := &timeline{c: c, retention: c.spec.Retention.Milliseconds(), seg: c.spec.SegmentInterval.Milliseconds()}
+func newTimeline(c *storeCore, timeAt int) (*timeline, error) {
+	t := &timeline{c: c, retention: c.spec.Retention.Milliseconds(), seg: c.spec.SegmentInterval.Milliseconds(), timeAt: timeAt}
 	c.reset = t.resetEmpty
 	if err := t.load(); err != nil {
 		return nil, err
 	}
 	c.afterRestore = t.expire
-	c.expiredKey = func(ek []byte) bool { return len(ek) >= 8 && readTime(ek) < t.expired.Load() }
+	c.afterFlush = t.expire
+	// As Kafka's segmented get: an old value before the live time is gone.
+	c.expiredKey = func(ek []byte) bool { return len(ek) >= 8+t.timeAt && t.keyTime(ek) < t.minLive() }
+	// As Kafka's segmented put: advance the clock, then write only into a
+	// live segment.
+	c.reachKey = func(ek []byte) bool {
+		if len(ek) < 8+t.timeAt {
+			return false
+		}
+		t.advance(t.keyTime(ek))
+		ml := t.minLive()
+		return ml == math.MinInt64 || readTime(ek) >= t.segmentOf(ml)
+	}
 	return t, nil
+}
+
+func (t *timeline) keyTime(ek []byte) int64 { return readTime(ek[len(ek)-t.timeAt:]) }
+
+// cached writes a window or session of time ts into the cache, which keeps
+// it whatever the clock (Kafka's caching stores do); the clock moves when
+// it is flushed.
+func (t *timeline) cached(ek, vb []byte, ts int64) error {
+	t.seen(ts)
+	return t.c.put(ek, vb)
+}
+
+// seen widens the segments that may hold data to ts's.
+func (t *timeline) seen(ts int64) {
+	s := t.segmentOf(ts)
+	if s > t.maxSeg.Load() {
+		t.maxSeg.Store(s)
+	}
+	if s < t.minSeg.Load() {
+		t.minSeg.Store(s)
+	}
+}
+
+// get reads one engine key of time ts, if ts is live by the engine's
+// clock. For a cached store that clock lags the cache until a flush, so a
+// dirty window is read from the cache (as CachingWindowStore.fetch and
+// CachingSessionStore.fetchSession read the cache first); after it, a
+// cached entry past retention is hidden as the engine's are.
+func (t *timeline) get(ek []byte, ts int64) ([]byte, bool, error) {
+	if ts < t.minLive() {
+		return nil, false, nil
+	}
+	return t.c.get(ek)
 }
 
 func (t *timeline) resetEmpty() {
 	t.observed.Store(math.MinInt64)
+	t.minSeg.Store(math.MaxInt64)
 	t.maxSeg.Store(math.MinInt64)
 	t.expired.Store(math.MinInt64)
 }
@@ -109,6 +165,9 @@ func (t *timeline) load() error {
 		s := readTime(it.Key())
 		t.maxSeg.Store(s)
 		t.observed.Store(satMul(s, t.seg))
+		if it.First() {
+			t.minSeg.Store(readTime(it.Key()))
+		}
 	}
 	return it.Err()
 }
@@ -154,9 +213,7 @@ func (t *timeline) advance(ts int64) bool {
 			break
 		}
 	}
-	if s := t.segmentOf(ts); s > t.maxSeg.Load() {
-		t.maxSeg.Store(s)
-	}
+	t.seen(ts)
 	return ts >= t.minLive()
 }
 
@@ -295,7 +352,7 @@ type windowStore[K, V any] struct {
 }
 
 func newWindowStore[K, V any](c *storeCore, keys Serde[K], values Serde[V]) (*windowStore[K, V], error) {
-	tl, err := newTimeline(c)
+	tl, err := newTimeline(c, 8)
 	if err != nil {
 		return nil, err
 	}
@@ -359,25 +416,26 @@ func (s *windowStore[K, V]) Delete(key K, windowStart int64) error {
 }
 
 func (s *windowStore[K, V]) write(kb, vb []byte, start int64) error {
+	ek := appendWindowKey(nil, s.segmentOf(start), kb, start)
+	if s.c.cache != nil {
+		return s.cached(ek, vb, start)
+	}
 	if !s.advance(start) {
 		return nil
 	}
 	if err := s.expire(); err != nil {
 		return err
 	}
-	return s.c.put(appendWindowKey(nil, s.segmentOf(start), kb, start), vb)
+	return s.c.put(ek, vb)
 }
 
 func (s *windowStore[K, V]) Get(key K, windowStart int64) (V, bool, error) {
 	var zero V
-	if windowStart < s.minLive() {
-		return zero, false, nil
-	}
 	kb, err := s.key(key)
 	if err != nil {
 		return zero, false, err
 	}
-	vb, ok, err := s.c.get(appendWindowKey(nil, s.segmentOf(windowStart), kb, windowStart))
+	vb, ok, err := s.get(appendWindowKey(nil, s.segmentOf(windowStart), kb, windowStart), windowStart)
 	if err != nil || !ok {
 		return zero, false, err
 	}
@@ -391,11 +449,13 @@ func (s *windowStore[K, V]) Get(key K, windowStart int64) (V, bool, error) {
 // clamp narrows [from, to] to live time and existing segments; ok false
 // means nothing can match.
 func (t *timeline) clamp(from, to int64) (int64, int64, bool) {
-	from = max(from, t.minLive())
 	ms := t.maxSeg.Load()
 	if ms == math.MinInt64 {
 		return 0, 0, false
 	}
+	// A cached store's clock may lag its data: start at the first segment
+	// that may hold any.
+	from = max(from, t.minLive(), satMul(t.minSeg.Load(), t.seg))
 	if last := satMul(ms+1, t.seg); last != math.MaxInt64 {
 		to = min(to, last-1)
 	}
@@ -450,7 +510,7 @@ type sessionStore[K, V any] struct {
 }
 
 func newSessionStore[K, V any](c *storeCore, keys Serde[K], values Serde[V]) (*sessionStore[K, V], error) {
-	tl, err := newTimeline(c)
+	tl, err := newTimeline(c, 16)
 	if err != nil {
 		return nil, err
 	}
@@ -513,6 +573,9 @@ func (s *sessionStore[K, V]) Put(w Windowed[K], value V) error {
 	if vb == nil {
 		vb = []byte{}
 	}
+	if s.c.cache != nil {
+		return s.cached(ek, vb, w.End)
+	}
 	if !s.advance(w.End) {
 		return nil
 	}
@@ -532,14 +595,11 @@ func (s *sessionStore[K, V]) Remove(w Windowed[K]) error {
 
 func (s *sessionStore[K, V]) Get(w Windowed[K]) (V, bool, error) {
 	var zero V
-	if w.End < s.minLive() {
-		return zero, false, nil
-	}
 	ek, err := s.engineKey(w)
 	if err != nil {
 		return zero, false, err
 	}
-	vb, ok, err := s.c.get(ek)
+	vb, ok, err := s.get(ek, w.End)
 	if err != nil || !ok {
 		return zero, false, err
 	}
