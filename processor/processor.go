@@ -36,7 +36,9 @@ type Context[K, V any] interface {
 	Schedule(interval time.Duration, typ PunctuationType, fn func(timestamp int64) error) Cancellable
 	// RecordMetadata returns the topic, partition and offset of the record
 	// being processed; ok is false in punctuators and for records a processor
-	// forwards from them.
+	// forwards from them. A record a cached store forwards when it flushes or
+	// evicts carries the metadata of the record that last wrote it, as in
+	// Kafka Streams.
 	RecordMetadata() (md RecordMetadata, ok bool)
 	// TaskID is the task this processor instance belongs to.
 	TaskID() TaskID
