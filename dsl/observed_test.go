@@ -11,46 +11,43 @@ import (
 	"github.com/sluicestreams/sluice/streamstest"
 )
 
-// TestWindowCloseByObservedTime: Kafka's KStreamWindowAggregate closes
-// windows by its own observedStreamTime (the largest timestamp of the
-// records that reached it: AbstractKStreamTimeWindowAggregateProcessor),
-// not the task's stream time, which a record filtered out upstream moved.
-func TestWindowCloseByObservedTime(t *testing.T) {
-	b := dsl.NewBuilder()
-	s := source(b).Filter(func(_, v string) bool { return v != "skip" })
-	counts := dsl.WindowedBy(s.GroupByKey(), dsl.TumblingWindows(10*time.Second, 0)).Count(dsl.Caching(false))
-	dsl.Map(dsl.NonNull(dsl.ToStream(counts)), func(k dsl.Windowed[string], n int64) (string, int64) {
-		return fmt.Sprintf("%s@%d-%d", k.Key, k.Start, k.End), n
-	}).WithSerdes(serde.String(), serde.Int64()).To("out")
-	d := buildDriver(t, b, streamstest.Config{})
-	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
-	must(t, in.PipeAt("a", "x", 1000))
-	must(t, in.PipeAt("a", "skip", 20000))
-	must(t, in.PipeAt("a", "x", 3000))
-	got := strings.Join(readText(t, d), " ")
-	if want := "a@0-10000=1 a@0-10000=2"; got != want {
-		t.Errorf("got %s want %s", got, want)
+// TestCloseByObservedTime: Kafka's KStreamWindowAggregate and
+// KStreamSessionWindowAggregate close windows by their own
+// observedStreamTime (the largest timestamp of the records that reached
+// them: AbstractKStreamTimeWindowAggregateProcessor,
+// KStreamSessionWindowAggregateProcessor, where a session closes at end +
+// gap + grace of it), not by the task's stream time, which a record
+// filtered out upstream moved.
+func TestCloseByObservedTime(t *testing.T) {
+	cases := []struct {
+		name   string
+		count  func(g dsl.Grouped[string, string]) dsl.Table[dsl.Windowed[string], int64]
+		lateTS int64
+		want   string
+	}{
+		{"tumbling", func(g dsl.Grouped[string, string]) dsl.Table[dsl.Windowed[string], int64] {
+			return dsl.WindowedBy(g, dsl.TumblingWindows(10*time.Second, 0)).Count(dsl.Caching(false))
+		}, 3000, "a@0-10000=1 a@0-10000=2"},
+		{"session", func(g dsl.Grouped[string, string]) dsl.Table[dsl.Windowed[string], int64] {
+			return dsl.SessionWindowedBy(g, dsl.SessionWindowsWithGap(time.Second, 0)).Count(dsl.Caching(false))
+		}, 1500, "a@1000-1000=1 a@1000-1500=2"},
 	}
-}
-
-// TestSessionCloseByObservedTime: the same for sessions
-// (KStreamSessionWindowAggregateProcessor.observedStreamTime; a session
-// closes at end + gap + grace of it).
-func TestSessionCloseByObservedTime(t *testing.T) {
-	b := dsl.NewBuilder()
-	s := source(b).Filter(func(_, v string) bool { return v != "skip" })
-	counts := dsl.SessionWindowedBy(s.GroupByKey(), dsl.SessionWindowsWithGap(time.Second, 0)).Count(dsl.Caching(false))
-	dsl.Map(dsl.NonNull(dsl.ToStream(counts)), func(k dsl.Windowed[string], n int64) (string, int64) {
-		return fmt.Sprintf("%s@%d-%d", k.Key, k.Start, k.End), n
-	}).WithSerdes(serde.String(), serde.Int64()).To("out")
-	d := buildDriver(t, b, streamstest.Config{})
-	in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
-	must(t, in.PipeAt("a", "x", 1000))
-	must(t, in.PipeAt("a", "skip", 20000))
-	must(t, in.PipeAt("a", "x", 1500))
-	got := strings.Join(readText(t, d), " ")
-	if want := "a@1000-1000=1 a@1000-1500=2"; got != want {
-		t.Errorf("got %s want %s", got, want)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := dsl.NewBuilder()
+			s := source(b).Filter(func(_, v string) bool { return v != "skip" })
+			dsl.Map(dsl.NonNull(dsl.ToStream(tc.count(s.GroupByKey()))), func(k dsl.Windowed[string], n int64) (string, int64) {
+				return fmt.Sprintf("%s@%d-%d", k.Key, k.Start, k.End), n
+			}).WithSerdes(serde.String(), serde.Int64()).To("out")
+			d := buildDriver(t, b, streamstest.Config{})
+			in := streamstest.NewInputTopic(d, "in", serde.String(), serde.String())
+			must(t, in.PipeAt("a", "x", 1000))
+			must(t, in.PipeAt("a", "skip", 20000))
+			must(t, in.PipeAt("a", "x", tc.lateTS))
+			if got := strings.Join(readText(t, d), " "); got != tc.want {
+				t.Errorf("got %s want %s", got, tc.want)
+			}
+		})
 	}
 }
 
